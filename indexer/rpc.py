@@ -1,0 +1,316 @@
+"""The only module that speaks JSON-RPC: logs, headers, chain id, calls.
+
+The hot path (eth_getLogs, batched headers) posts JSON-RPC over one keep-alive HTTP session and
+parses with orjson: web3's provider stack would wrap every log in an AttributeDict and run its
+formatters, which costs more than everything else the scanner does. Faults are classified here,
+once: retryable ones (time-outs, 5xx, 429, rate limits, garbled bodies, a lagging node) are
+retried with tenacity; a provider's range/result limit is raised as `RangeTooLarge` for the
+scanner to split; everything else is an `RpcError`. URLs are redacted in every message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any, Sequence
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from indexer.errors import ChainMismatch, RpcError
+
+log = logging.getLogger(__name__)
+
+# Back-off between attempts: jittered exponential from 0.5 s, capped at 30 s per wait.
+BACKOFF_MULTIPLIER = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+# A Retry-After longer than this is clamped: we would rather fail over or give up visibly.
+RETRY_AFTER_MAX_SECONDS = 120.0
+
+
+def redact_url(url: str) -> str:
+    """Keep scheme, host and port; drop path, query and credentials, where API keys live."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<rpc>"
+    tail = "/…" if (parts.path not in ("", "/") or parts.query) else ""
+    return f"{parts.scheme}://{host}{port}{tail}"
+
+
+class RetryableRpcError(Exception):
+    """A fault worth another attempt: network, 5xx, garbled body, node behind."""
+
+
+class RateLimited(RetryableRpcError):
+    """The provider asks us to slow down (429, -32005 quota, -32012, 'credits limited')."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RangeTooLarge(Exception):
+    """eth_getLogs range or result limit hit; `hint` is the provider's suggested range, if any."""
+
+    def __init__(self, message: str, hint: tuple[int, int] | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+# Provider messages that mean "ask for fewer blocks" (../shared/FACTS.md lists their sources).
+_RANGE_PATTERNS = re.compile(
+    r"returned more than \d+ results|exceeds limit|response size exceeded|limited to .*range"
+    r"|block range limit|block range is too wide|exceeds max results|range too (large|wide)"
+    r"|too many (results|logs)|max(imum)? block range|query timeout exceeded",
+    re.IGNORECASE,
+)
+_SLOW_DOWN_PATTERNS = re.compile(
+    r"rate limit|too many requests|credits limited|capacity|throughput|exceeded .*quota|daily request count",
+    re.IGNORECASE,
+)
+_LAGGING_PATTERNS = re.compile(
+    r"beyond current head|header not found|unknown block|block not found|after last accepted",
+    re.IGNORECASE,
+)
+_HINT_BRACKETS = re.compile(r"\[\s*(0x[0-9a-fA-F]+)\s*,\s*(0x[0-9a-fA-F]+)\s*\]")
+_HINT_DASH = re.compile(r"range\s+(\d+)\s*-\s*(\d+)", re.IGNORECASE)
+
+
+def parse_range_hint(message: str) -> tuple[int, int] | None:
+    """The block range a provider suggests in its error text, lowest first (Alchemy may invert it)."""
+    m = _HINT_BRACKETS.search(message)
+    if m:
+        a, b = int(m.group(1), 16), int(m.group(2), 16)
+    else:
+        m = _HINT_DASH.search(message)
+        if not m:
+            return None
+        a, b = int(m.group(1)), int(m.group(2))
+    return (a, b) if a <= b else (b, a)
+
+
+def classify_error(error: Any) -> Exception:
+    """Turn a JSON-RPC error object into the exception that says what to do about it."""
+    if not isinstance(error, dict):
+        return RetryableRpcError(f"malformed JSON-RPC error: {str(error)[:200]}")
+    code = error.get("code")
+    message = str(error.get("message", ""))
+    data = error.get("data")
+    text = f"{message} {data}" if data else message
+    if _RANGE_PATTERNS.search(text):
+        return RangeTooLarge(f"{code}: {message[:300]}", parse_range_hint(text))
+    if code == -32012 or code == 429 or _SLOW_DOWN_PATTERNS.search(text):
+        return RateLimited(f"{code}: {message[:300]}")
+    if code == -32005:  # reused for quotas when it is not a range/result limit
+        return RateLimited(f"{code}: {message[:300]}")
+    if _LAGGING_PATTERNS.search(text):
+        return RetryableRpcError(f"node behind: {code}: {message[:300]}")
+    if code in (-32603, -32000) and "timeout" in text.lower():
+        return RetryableRpcError(f"{code}: {message[:300]}")
+    return RpcError(f"RPC error {code}: {message[:300]}")
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return min(max(float(value), 0.0), RETRY_AFTER_MAX_SECONDS)
+    except ValueError:
+        return None  # an HTTP date; the exponential back-off is good enough
+
+
+@dataclass
+class RpcStats:
+    requests: int = 0
+    calls: int = 0
+    retries: int = 0
+
+
+class RpcClient:
+    """JSON-RPC over HTTP for one endpoint. One client per thread."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0, max_attempts: int = 8):
+        self.url = url
+        self.safe_url = redact_url(url)
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.stats = RpcStats()
+        self._session = requests.Session()
+        self._session.headers["Content-Type"] = "application/json"
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _post(self, body: bytes) -> Any:
+        """One HTTP POST; returns the parsed JSON or raises a classified exception."""
+        self.stats.requests += 1
+        try:
+            resp = self._session.post(self.url, data=body, timeout=self.timeout)
+        except requests.Timeout:
+            raise RetryableRpcError(f"time-out after {self.timeout:g}s from {self.safe_url}") from None
+        except requests.RequestException as exc:
+            raise RetryableRpcError(
+                f"cannot reach {self.safe_url}: {type(exc).__name__}"
+            ) from None
+        if resp.status_code == 429:
+            raise RateLimited(
+                f"HTTP 429 from {self.safe_url}", _parse_retry_after(resp.headers.get("Retry-After"))
+            )
+        if resp.status_code >= 500 or resp.status_code in (408, 425):
+            raise RetryableRpcError(f"HTTP {resp.status_code} from {self.safe_url}")
+        try:
+            payload = orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            if resp.status_code >= 400:
+                raise RpcError(f"HTTP {resp.status_code} from {self.safe_url}") from None
+            raise RetryableRpcError(f"garbled JSON body from {self.safe_url}") from None
+        return payload
+
+    def _with_retries(self, fn, what: str):
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                return exc.retry_after
+            return wait_random_exponential(multiplier=BACKOFF_MULTIPLIER, max=BACKOFF_MAX_SECONDS)(state)
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.stats.retries += 1
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "%s failed (attempt %d/%d): %s; retrying in %.1fs",
+                what, state.attempt_number, self.max_attempts, exc,
+                state.next_action.sleep if state.next_action else 0.0,
+            )
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetryableRpcError),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(fn)
+        except RetryableRpcError as exc:
+            raise RpcError(f"{what} failed {self.max_attempts} times; last error: {exc}") from None
+
+    def _single(self, method: str, params: list[Any]) -> Any:
+        body = orjson.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params})
+        self.stats.calls += 1
+        payload = self._post(body)
+        if not isinstance(payload, dict):
+            raise RetryableRpcError(f"unexpected JSON-RPC answer to {method} from {self.safe_url}")
+        if "error" in payload and payload["error"] is not None:
+            raise classify_error(payload["error"])
+        if "result" not in payload:
+            raise RetryableRpcError(f"JSON-RPC answer to {method} without result from {self.safe_url}")
+        return payload["result"]
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        return self._with_retries(lambda: self._single(method, params), method)
+
+    def _batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        first = next(self._ids)
+        ids = range(first, first + len(calls))
+        # Reserve the ids we used so the counter never hands them out again.
+        for _ in range(len(calls) - 1):
+            next(self._ids)
+        body = orjson.dumps(
+            [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in zip(ids, calls)]
+        )
+        self.stats.calls += len(calls)
+        payload = self._post(body)
+        if isinstance(payload, dict) and "error" in payload:
+            raise classify_error(payload["error"])
+        if not isinstance(payload, list) or len(payload) != len(calls):
+            raise RetryableRpcError(f"batch answer of the wrong shape from {self.safe_url}")
+        by_id = {item.get("id"): item for item in payload if isinstance(item, dict)}
+        results = []
+        for i, (method, _) in zip(ids, calls):
+            item = by_id.get(i)
+            if item is None:
+                raise RetryableRpcError(f"batch answer lacks id {i} ({method}) from {self.safe_url}")
+            if item.get("error") is not None:
+                raise classify_error(item["error"])
+            results.append(item.get("result"))
+        return results
+
+    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        """Several calls in one HTTP request; results in the order of `calls`."""
+        if not calls:
+            return []
+        return self._with_retries(lambda: self._batch(calls), f"batch of {len(calls)} {calls[0][0]}")
+
+    # -- methods -----------------------------------------------------------------------------
+
+    def fetch_chain_id(self) -> int:
+        return int(self.request("eth_chainId", []), 16)
+
+    def check_chain_id(self, expected: int) -> None:
+        actual = self.fetch_chain_id()
+        if actual != expected:
+            raise ChainMismatch(
+                f"RPC endpoint {self.safe_url} serves chain id {actual}, but the config says "
+                f"{expected}: fix [chain] id or the RPC URL"
+            )
+
+    def fetch_block_number(self) -> int:
+        return int(self.request("eth_blockNumber", []), 16)
+
+    def fetch_header(self, tag: int | str) -> dict[str, Any] | None:
+        """A block header by number or tag ('latest', 'finalized', 'safe'); None if unknown."""
+        param = hex(tag) if isinstance(tag, int) else tag
+        return self.request("eth_getBlockByNumber", [param, False])
+
+    def fetch_headers(self, numbers: Sequence[int], chunk: int = 250) -> dict[int, dict[str, Any]]:
+        """Headers of many blocks in batched requests. A `null` (node not there yet) is retried."""
+        out: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(numbers), chunk):
+            part = numbers[start:start + chunk]
+
+            def attempt(part=part):
+                res = self._batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+                for n, header in zip(part, res):
+                    if header is None:
+                        raise RetryableRpcError(f"node has no block {n} yet ({self.safe_url})")
+                return res
+
+            res = self._with_retries(attempt, f"headers {part[0]}-{part[-1]}")
+            for n, header in zip(part, res):
+                out[n] = header
+        return out
+
+    def fetch_logs(self, from_block: int, to_block: int, addresses: Sequence[str],
+                   topics: Sequence[str]) -> list[dict[str, Any]]:
+        """eth_getLogs for a range; raises RangeTooLarge when the provider wants a smaller one."""
+        flt = {
+            "fromBlock": hex(from_block),
+            "toBlock": hex(to_block),
+            "address": list(addresses),
+            "topics": [list(topics)],
+        }
+        return self._with_retries(lambda: self._single("eth_getLogs", [flt]),
+                                  f"eth_getLogs {from_block}-{to_block}")
+
+    def call(self, to: str, data: str, block: int | str = "latest") -> bytes:
+        param = hex(block) if isinstance(block, int) else block
+        result = self.request("eth_call", [{"to": to, "data": data}, param])
+        return bytes.fromhex(result[2:])

@@ -1,0 +1,140 @@
+"""The only module that speaks to PostgreSQL (psycopg 3): COPY, checkpoints, the writer lock.
+
+Each batch is one transaction holding its logs, its block headers and the checkpoint, so a crash
+leaves either all of a batch or none of it. Logs go in with COPY; headers with one INSERT over
+arrays (a block can already be there from another token's batch, hence ON CONFLICT).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import psycopg
+from psycopg import sql
+
+from indexer.decode import LOG_COLUMNS
+from indexer.errors import DatabaseError, SyncLocked
+from indexer.tokens import Token
+
+log = logging.getLogger(__name__)
+
+# pg_try_advisory_lock key of the single writer: the ASCII of "goldidx1" as a bigint.
+WRITER_LOCK_KEY = int.from_bytes(b"goldidx1", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+_COPY_LOGS = sql.SQL("COPY logs ({}) FROM STDIN").format(
+    sql.SQL(", ").join(sql.Identifier(c) for c in LOG_COLUMNS)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    number: int
+    hash: str
+    parent_hash: str
+    block_time: str  # timestamptz literal
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    token: str
+    block_number: int
+    block_hash: str
+
+
+def connect(url: str) -> psycopg.Connection:
+    """An autocommit connection; writes open explicit transactions."""
+    try:
+        return psycopg.connect(url, autocommit=True, application_name="gold-indexer")
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(f"cannot connect to PostgreSQL: {first}") from None
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """Create database `name` on the server of `admin_url` unless it exists."""
+    with connect(admin_url) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def acquire_writer_lock(conn: psycopg.Connection) -> None:
+    """Session-level advisory lock: one `indexer sync` per database. Held until `conn` closes."""
+    got = conn.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()[0]
+    if not got:
+        raise SyncLocked(
+            "another indexer sync is already writing to this database: stop it first "
+            "(or wait for it), then start this one again"
+        )
+
+
+def save_tokens(conn: psycopg.Connection, chain_id: int, tokens: Sequence[Token]) -> None:
+    with conn.transaction():
+        for t in tokens:
+            conn.execute(
+                """INSERT INTO tokens (chain_id, symbol, address, decimals, start_block)
+                   VALUES (%s, %s, %s, %s, %s)
+                   ON CONFLICT (chain_id, symbol) DO UPDATE
+                   SET address = EXCLUDED.address, decimals = EXCLUDED.decimals,
+                       start_block = EXCLUDED.start_block""",
+                (chain_id, t.symbol, t.address, t.decimals, t.start_block),
+            )
+
+
+def load_checkpoints(conn: psycopg.Connection, chain_id: int) -> dict[str, Checkpoint]:
+    rows = conn.execute(
+        "SELECT token, block_number, block_hash FROM checkpoints WHERE chain_id = %s", (chain_id,)
+    ).fetchall()
+    return {r[0]: Checkpoint(r[0], r[1], r[2]) for r in rows}
+
+
+def load_fee_recipients(conn: psycopg.Connection, chain_id: int) -> dict[str, str]:
+    """The latest FeeRecipientSet per token among stored logs."""
+    rows = conn.execute(
+        """SELECT DISTINCT ON (token) token, to_address FROM logs
+           WHERE chain_id = %s AND event = 'FeeRecipientSet'
+           ORDER BY token, block_number DESC, log_index DESC""",
+        (chain_id,),
+    ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def write_batch(
+    conn: psycopg.Connection,
+    chain_id: int,
+    rows: Iterable[Sequence],
+    headers: Sequence[Header],
+    checkpoint_tokens: Sequence[str],
+    checkpoint: Header,
+) -> None:
+    """Store one batch and move the checkpoints of `checkpoint_tokens` to `checkpoint`, atomically."""
+    with conn.transaction():
+        with conn.cursor() as cur:
+            with cur.copy(_COPY_LOGS) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            all_headers = list(headers)
+            if all(h.number != checkpoint.number for h in all_headers):
+                all_headers.append(checkpoint)
+            cur.execute(
+                """INSERT INTO blocks (chain_id, number, hash, parent_hash, block_time)
+                   SELECT %s, * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[])
+                   ON CONFLICT (chain_id, number) DO NOTHING""",
+                (
+                    chain_id,
+                    [h.number for h in all_headers],
+                    [h.hash for h in all_headers],
+                    [h.parent_hash for h in all_headers],
+                    [h.block_time for h in all_headers],
+                ),
+            )
+            cur.execute(
+                """INSERT INTO checkpoints (chain_id, token, block_number, block_hash, updated_at)
+                   SELECT %s, t, %s, %s, now() FROM unnest(%s::text[]) AS t
+                   ON CONFLICT (chain_id, token) DO UPDATE
+                   SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash,
+                       updated_at = EXCLUDED.updated_at""",
+                (chain_id, checkpoint.number, checkpoint.hash, list(checkpoint_tokens)),
+            )
