@@ -94,6 +94,14 @@ start_block = {self.deploy_block}
         self.send(x.destroyBlockedFunds(u[2]), self.deployer)
         self.send(x.batchMint(u[5], 3, 1_000), self.deployer)
 
+    def script_more(self) -> None:
+        """More plain activity, repeatable after script_history (avoids frozen/blocked users)."""
+        p, x, c, u = self.paxg.functions, self.xaut.functions, self.controller, self.users
+        self.send(p.increaseSupply(10**18), c)
+        self.send(p.transfer(u[4], 10**17), c)
+        self.send(x.mint(u[5], 1_000_000), self.deployer)
+        self.send(x.transfer(u[6], 400_000), u[5])
+
     def holders(self) -> list[str]:
         return self.accounts
 

@@ -159,3 +159,21 @@ def devnet_config(tmp_path, chain, database_url) -> Path:
 def pytest_report_header(config):
     return [f"anvil: {shutil.which('anvil') or REPO / 'node_modules/.bin/anvil'}",
             f"postgres: {'$INDEXER_TEST_DATABASE_URL' if os.environ.get('INDEXER_TEST_DATABASE_URL') else 'embedded'}"]
+
+
+@pytest.fixture
+def database_factory(pg_admin_url, pg_template):
+    """Make extra fresh, migrated databases within one test."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"gi_extra_{os.getpid()}_{next(_db_counter)}"
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+        made.append(name)
+        return with_database(pg_admin_url, name)
+
+    yield make
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        for name in made:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -54,3 +54,131 @@ def test_sync_once_stores_every_log_exactly_once(chain, devnet_config, database_
     expected = chain_logs(chain)
     assert len(expected) > 50
     assert stored == expected
+
+
+def dump_tables(database_url) -> dict[str, list]:
+    """Every stored fact, in a stable order (updated_at is wall-clock, so left out)."""
+    with psycopg.connect(database_url) as conn:
+        return {
+            "logs": conn.execute("SELECT * FROM logs ORDER BY chain_id, block_number, log_index").fetchall(),
+            "blocks": conn.execute("SELECT * FROM blocks ORDER BY chain_id, number").fetchall(),
+            "checkpoints": conn.execute(
+                "SELECT chain_id, token, block_number, block_hash FROM checkpoints ORDER BY token"
+            ).fetchall(),
+            "tokens": conn.execute("SELECT * FROM tokens ORDER BY symbol").fetchall(),
+        }
+
+
+def test_second_sync_adds_nothing(chain, devnet_config, database_url):
+    chain.script_history()
+    sync_once(devnet_config)
+    before = dump_tables(database_url)
+    sync_once(devnet_config)
+    assert dump_tables(database_url) == before
+
+
+def test_sync_resumes_after_new_blocks(chain, devnet_config, database_url):
+    chain.script_history()
+    sync_once(devnet_config)
+    chain.script_more()
+    sync_once(devnet_config)
+    assert len(stored_logs(database_url)) == len(chain_logs(chain))
+
+
+def test_balances_from_transfers_equal_balance_of_and_total_supply(chain, devnet_config, database_url):
+    chain.script_history()
+    sync_once(devnet_config)
+    zero = "0x" + "00" * 20
+    with psycopg.connect(database_url) as conn:
+        for token in ("PAXG", "XAUT"):
+            balances = dict(conn.execute(
+                """SELECT addr, sum(delta) FROM (
+                       SELECT to_address AS addr, amount AS delta FROM transfers WHERE token = %s
+                       UNION ALL
+                       SELECT from_address, -amount FROM transfers WHERE token = %s
+                   ) t GROUP BY addr""", (token, token)).fetchall())
+            supply = -balances.pop(zero)
+            assert supply == chain.total_supply(token) > 0
+            for holder in chain.holders():
+                assert balances.get(holder.lower(), 0) == chain.balance_of(token, holder), holder
+
+
+def test_paxg_fee_legs_are_flagged(chain, devnet_config, database_url):
+    chain.script_history()
+    sync_once(devnet_config)
+    with psycopg.connect(database_url) as conn:
+        fee_legs = conn.execute(
+            "SELECT to_address, amount FROM transfers WHERE token = 'PAXG' AND is_fee ORDER BY block_number, log_index"
+        ).fetchall()
+        xaut_fees = conn.execute("SELECT count(*) FROM transfers WHERE token = 'XAUT' AND is_fee").fetchone()[0]
+    r0, r1 = chain.fee_recipient.lower(), chain.users[6].lower()
+    relayer = chain.users[5].lower()
+    # From script_history: every PAXG transfer emits a fee leg (even at fee 0); the relayed
+    # transfers also pay a service fee to the relayer. Fee = value * 200 / 1e6 while the rate is 200.
+    assert fee_legs == [
+        (r0, 0),                       # transfer at rate 0
+        (r0, 10**20 * 200 // 10**6),   # rate 200
+        (r0, 10**18 * 200 // 10**6),   # to the fee recipient itself
+        (r0, 10**18 * 200 // 10**6), (r0, 2 * 10**18 * 200 // 10**6), (r0, 0),  # batch; 3 wei -> 0
+        (r0, 5 * 10**18 * 200 // 10**6), (relayer, 10**16),  # delegated: fee leg, service leg
+        (r1, 10**18 * 200 // 10**6),   # after the fee recipient changed
+        (r1, 0), (relayer, 10**15),    # delegated at rate 0
+    ]
+    assert xaut_fees == 0
+
+
+def test_chain_id_mismatch_is_refused(chain, tmp_path, database_url):
+    path = tmp_path / "wrong.toml"
+    path.write_text(chain.config_toml(database_url).replace("id = 31337", "id = 1"))
+    result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: RPC endpoint {chain.anvil.url} serves chain id 31337, but the config says 1: "
+        "fix [chain] id or the RPC URL"
+    )
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t + "\n[sync2]\nx = 1\n", "Error: unknown section [sync2]"),
+    (lambda t: t.replace("confirmations = 0", "confirmation = 0"), "Error: unknown key sync.confirmation"),
+    (lambda t: t.replace("confirmations = 0", 'confirmations = "zero"'),
+     "Error: sync.confirmations must be an integer, got str 'zero'"),
+    (lambda t: t.replace('[rpc]\nurl = "', '[rpc]\nurl_unused = "'), "Error: unknown key rpc.url_unused"),
+    (lambda t: t.replace("[tokens.XAUT]", "[tokens.XAUTX]"), "Error: tokens.XAUTX is not a known token"),
+    (lambda t: t + "oops = = 1\n", "is not valid TOML"),
+])
+def test_bad_config_is_refused_with_one_line(chain, tmp_path, database_url, edit, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(edit(chain.config_toml(database_url)))
+    result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.output
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM tokens").fetchone()[0] == 0
+
+
+def test_bad_address_checksum_is_refused(chain, tmp_path, database_url):
+    good = chain.paxg.address
+    flipped = good[:2] + "".join(c.swapcase() if c.isalpha() else c for c in good[2:])
+    path = tmp_path / "bad.toml"
+    path.write_text(chain.config_toml(database_url).replace(good, flipped))
+    result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"Error: tokens.PAXG.address = '{flipped}' has a bad EIP-55 checksum: copy the address "
+        "again, or write it all in lowercase"
+    )
+
+
+def test_missing_rpc_url_is_refused(tmp_path, database_url, monkeypatch):
+    monkeypatch.delenv("INDEXER_RPC_URL", raising=False)
+    path = tmp_path / "c.toml"
+    path.write_text(f'[database]\nurl = "{database_url}"\n')
+    result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "Error: no RPC URL: set [rpc] url in the config, INDEXER_RPC_URL, or --rpc-url"
+    )
