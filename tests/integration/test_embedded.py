@@ -1,0 +1,59 @@
+"""With no database configured, the indexer runs its own PostgreSQL under --data-dir."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "indexer", *args], capture_output=True,
+                          text=True, timeout=120, **kw)
+
+
+def test_sync_without_database_uses_embedded_server_and_db_url_opens_it(chain, tmp_path):
+    chain.script_history()
+    config = tmp_path / "devnet.toml"
+    text = chain.config_toml("unused")
+    config.write_text(text.replace('[database]\nurl = "unused"\n', ""))
+    data_dir = tmp_path / "data"
+    try:
+        done = cli("--config", str(config), "--data-dir", str(data_dir), "sync", "--once")
+        assert done.returncode == 0, done.stderr
+        url = cli("--data-dir", str(data_dir), "db-url")
+        assert url.returncode == 0, url.stderr
+        with psycopg.connect(url.stdout.strip()) as conn:
+            n = conn.execute("SELECT count(*) FROM transfers").fetchone()[0]
+        assert n == len(chain.w3.eth.get_logs({
+            "fromBlock": 0, "toBlock": "latest", "address": [chain.paxg.address, chain.xaut.address],
+            "topics": ["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"]}))
+    finally:
+        stopped = cli("--data-dir", str(data_dir), "db-stop")
+    assert stopped.returncode == 0 and stopped.stdout.strip() == "stopped", stopped.stderr
+    again = cli("--data-dir", str(data_dir), "db-stop")
+    assert again.stdout.strip() == f"not running ({data_dir})"
+
+
+def test_plain_alembic_upgrade_gives_the_schema_the_code_expects(empty_database_url):
+    from indexer.decode import LOG_COLUMNS
+    from tests.conftest import REPO
+
+    env = {"INDEXER_DATABASE_URL": empty_database_url, "PATH": "/usr/bin:/bin"}
+    alembic = [sys.executable, "-m", "alembic", "upgrade", "head"]
+    done = subprocess.run(alembic, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(empty_database_url) as conn:
+        cols = [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'logs' "
+            "ORDER BY ordinal_position").fetchall()]
+        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        views = {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.views WHERE table_schema = 'public'")}
+    assert tuple(cols) == LOG_COLUMNS
+    assert version == "0001"
+    assert "transfers" in views
