@@ -9,6 +9,7 @@ Every problem is reported as one `ConfigError` line naming the key and the fix.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass
@@ -52,6 +53,10 @@ class SyncConfig:
     target_logs: int = 10_000
     # Block headers asked for in one JSON-RPC batch request.
     header_batch: int = 250
+    # Headers of every block this close to the head are kept, to find the common ancestor after
+    # a reorg. 128 blocks: four epochs, twice the distance after which mainnet blocks are final.
+    # A reorg deeper than this is refused (re-sync from an earlier block).
+    reorg_window: int = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +243,7 @@ def _build_token(symbol: str, body: dict[str, Any], env: Mapping[str, str], sour
 
 
 def _check_address(key: str, value: str) -> str:
-    if not is_hex_address(value):
+    if not value.startswith("0x") or not is_hex_address(value):
         raise ConfigError(f"{key} = {value!r} is not a 20-byte 0x-hex address")
     body = value[2:]
     mixed_case = body != body.lower() and body != body.upper()
@@ -254,7 +259,7 @@ def _validate(config: Config) -> None:
     url = config.rpc.url
     if url is not None and not url.startswith(("http://", "https://")):
         raise ConfigError(f"rpc.url must start with http:// or https://, got {url.split(':')[0]}:…")
-    if config.rpc.timeout <= 0:
+    if not config.rpc.timeout > 0 or not math.isfinite(config.rpc.timeout):
         raise ConfigError("rpc.timeout must be a positive number of seconds")
     if config.rpc.max_attempts < 1:
         raise ConfigError("rpc.max_attempts must be at least 1")
@@ -263,12 +268,14 @@ def _validate(config: Config) -> None:
     s = config.sync
     if s.confirmations < 0:
         raise ConfigError("sync.confirmations must be 0 or more")
-    if s.poll_interval <= 0:
+    if not s.poll_interval > 0 or not math.isfinite(s.poll_interval):
         raise ConfigError("sync.poll_interval must be a positive number of seconds")
     if not 1 <= s.min_batch_blocks <= s.batch_blocks <= s.max_batch_blocks:
         raise ConfigError(
             "sync batch sizes must satisfy 1 <= min_batch_blocks <= batch_blocks <= max_batch_blocks"
         )
+    if s.reorg_window < 1:
+        raise ConfigError("sync.reorg_window must be at least 1")
     if s.target_logs < 1 or s.header_batch < 1:
         raise ConfigError("sync.target_logs and sync.header_batch must be at least 1")
     if config.database.url is not None and not config.database.url.startswith(

@@ -64,8 +64,22 @@ def format_time(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")
 
 
+# (topics, 32-byte data words) each event must have; anything else is stored undecoded.
+_LAYOUT = {
+    "Transfer": (3, 1), "FeeCollected": (3, 1), "SupplyIncreased": (2, 1), "Mint": (2, 1),
+    "SupplyDecreased": (2, 1), "DestroyedBlockedFunds": (2, 1), "Redeem": (1, 1),
+    "FrozenAddressWiped": (2, 0), "AddressFrozen": (2, 0), "AddressUnfrozen": (2, 0),
+    "FreezeAddress": (2, 0), "UnfreezeAddress": (2, 0), "BlockPlaced": (2, 0),
+    "BlockReleased": (2, 0), "FeeRecipientSet": (3, 0), "SupplyControllerSet": (3, 0),
+    "FeeRateSet": (3, 0), "BetaDelegatedTransfer": (3, 3),
+}
+
+
 def _fields(event: str, topics: list[str], data: str) -> tuple[str | None, str | None, int | None, str | None]:
     """(from_address, to_address, amount, args-json) of one log, by event name."""
+    layout = ((2, 0), (1, 1)) if event == "Upgraded" else (_LAYOUT.get(event),)
+    if (len(topics), (len(data) - 2) // 64) not in layout or (len(data) - 2) % 64:
+        raise BadLog(f"{event} with {len(topics)} topics and {len(data) - 2} hex digits of data")
     if event == "Transfer" or event == "FeeCollected":
         return _addr(topics[1]), _addr(topics[2]), _word(data, 0), None
     if event == "SupplyIncreased" or event == "Mint":

@@ -44,6 +44,8 @@ def redact_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname or "?"
+        if ":" in host:
+            host = f"[{host}]"
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "<rpc>"
@@ -75,11 +77,13 @@ class RangeTooLarge(Exception):
 _RANGE_PATTERNS = re.compile(
     r"returned more than \d+ results|exceeds limit|response size exceeded|limited to .*range"
     r"|block range limit|block range is too wide|exceeds max results|range too (large|wide)"
-    r"|too many (results|logs)|max(imum)? block range|query timeout exceeded",
+    r"|too many (results|logs)|max(imum)? block range|query timeout exceeded"
+    r"|bigger than range limit|block range too (high|large)",
     re.IGNORECASE,
 )
 _SLOW_DOWN_PATTERNS = re.compile(
-    r"rate limit|too many requests|credits limited|capacity|throughput|exceeded .*quota|daily request count",
+    r"rate limit|too many requests|credits limited|capacity|throughput|exceeded .*quota"
+    r"|daily request count|request limit reached",
     re.IGNORECASE,
 )
 _LAGGING_PATTERNS = re.compile(
@@ -113,7 +117,7 @@ def classify_error(error: Any) -> Exception:
     text = f"{message} {data}" if data else message
     if _RANGE_PATTERNS.search(text):
         return RangeTooLarge(f"{code}: {message[:300]}", parse_range_hint(text))
-    if code == -32012 or code == 429 or _SLOW_DOWN_PATTERNS.search(text):
+    if code in (-32012, -32007, 429) or _SLOW_DOWN_PATTERNS.search(text):
         return RateLimited(f"{code}: {message[:300]}")
     if code == -32005:  # reused for quotas when it is not a range/result limit
         return RateLimited(f"{code}: {message[:300]}")
@@ -227,7 +231,8 @@ class RpcClient:
     def request(self, method: str, params: list[Any]) -> Any:
         return self._with_retries(lambda: self._single(method, params), method)
 
-    def _batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+    def _batch(self, calls: Sequence[tuple[str, list[Any]]], *,
+               errors_as_none: bool = False) -> list[Any]:
         first = next(self._ids)
         ids = range(first, first + len(calls))
         # Reserve the ids we used so the counter never hands them out again.
@@ -249,7 +254,11 @@ class RpcClient:
             if item is None:
                 raise RetryableRpcError(f"batch answer lacks id {i} ({method}) from {self.safe_url}")
             if item.get("error") is not None:
-                raise classify_error(item["error"])
+                err = classify_error(item["error"])
+                if not (errors_as_none and isinstance(err, RpcError)):
+                    raise err
+                results.append(None)
+                continue
             results.append(item.get("result"))
         return results
 
@@ -279,6 +288,17 @@ class RpcClient:
         """A block header by number or tag ('latest', 'finalized', 'safe'); None if unknown."""
         param = hex(tag) if isinstance(tag, int) else tag
         return self.request("eth_getBlockByNumber", [param, False])
+
+    def fetch_chain_head(self) -> tuple[int, int | None, int | None]:
+        """(head, safe, finalized) block numbers in one request; None where the node has no such tag."""
+        calls = [("eth_blockNumber", []), ("eth_getBlockByNumber", ["safe", False]),
+                 ("eth_getBlockByNumber", ["finalized", False])]
+        head, safe, final = self._with_retries(
+            lambda: self._batch(calls, errors_as_none=True), "chain head")
+        if head is None:
+            raise RpcError(f"eth_blockNumber failed on {self.safe_url}")
+        return (int(head, 16), int(safe["number"], 16) if safe else None,
+                int(final["number"], 16) if final else None)
 
     def fetch_headers(self, numbers: Sequence[int], chunk: int = 250) -> dict[int, dict[str, Any]]:
         """Headers of many blocks in batched requests. A `null` (node not there yet) is retried."""

@@ -1,0 +1,394 @@
+"""Config: defaults < TOML file < environment < CLI overrides, and one clear ConfigError per mistake."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from indexer.config import (
+    ChainConfig,
+    DatabaseConfig,
+    RpcConfig,
+    SyncConfig,
+    load_config,
+    require_rpc_url,
+)
+from indexer.errors import ConfigError, IndexerError
+from indexer.tokens import MAINNET_TOKENS
+
+REPO = Path(__file__).resolve().parents[2]
+PAXG_CHECKSUM = "0x45804880De22913dAFE09f4980848ECE6EcbAf78"
+XAUT_CHECKSUM = "0x68749665FF8D2d112Fa859AA293F07A622782F38"
+# A devnet address (anvil's first deployment), checksummed and lowercase.
+DEV_CHECKSUM = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+DEV_LOWER = DEV_CHECKSUM.lower()
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def load(tmp_path: Path, text: str, env: dict | None = None, overrides: dict | None = None):
+    return load_config(write(tmp_path, text), env=env or {}, overrides=overrides or {})
+
+
+def config_error(tmp_path: Path, text: str, env: dict | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text, env)
+    return str(info.value)
+
+
+# -- defaults and precedence --------------------------------------------------------------------
+
+def test_empty_file_gives_builtin_defaults(tmp_path):
+    path = write(tmp_path, "")
+    config = load_config(path, env={}, overrides={})
+    assert config.rpc == RpcConfig(url=None, timeout=30.0, max_attempts=8)
+    assert config.chain == ChainConfig(id=1)
+    assert config.sync == SyncConfig(
+        confirmations=12, poll_interval=12.0, batch_blocks=2_000, min_batch_blocks=1,
+        max_batch_blocks=100_000, target_logs=10_000, header_batch=250,
+    )
+    assert config.database == DatabaseConfig(url=None)
+    assert config.tokens == (MAINNET_TOKENS["PAXG"], MAINNET_TOKENS["XAUT"])
+    assert config.enabled_tokens == config.tokens
+    assert config.source == path
+
+
+def test_no_file_anywhere_gives_builtin_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("INDEXER_CONFIG", raising=False)
+    config = load_config(None, env={}, overrides={})
+    assert config.source == "built-in defaults"
+    assert config.sync == SyncConfig()
+    assert config.tokens == (MAINNET_TOKENS["PAXG"], MAINNET_TOKENS["XAUT"])
+
+
+def test_file_values_replace_defaults(tmp_path):
+    config = load(tmp_path, """
+[rpc]
+url = "https://rpc.example/KEY"
+timeout = 5
+max_attempts = 3
+[chain]
+id = 31337
+[sync]
+confirmations = 0
+poll_interval = 0.5
+batch_blocks = 10
+min_batch_blocks = 2
+max_batch_blocks = 20
+target_logs = 100
+header_batch = 7
+[database]
+url = "postgresql://u:p@localhost:5432/gold"
+[tokens.PAXG]
+address = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+start_block = 5
+decimals = 18
+[tokens.XAUT]
+enabled = false
+""")
+    assert config.rpc == RpcConfig(url="https://rpc.example/KEY", timeout=5.0, max_attempts=3)
+    assert isinstance(config.rpc.timeout, float)
+    assert config.chain == ChainConfig(id=31337)
+    assert config.sync == SyncConfig(
+        confirmations=0, poll_interval=0.5, batch_blocks=10, min_batch_blocks=2,
+        max_batch_blocks=20, target_logs=100, header_batch=7,
+    )
+    assert config.database == DatabaseConfig(url="postgresql://u:p@localhost:5432/gold")
+    paxg, xaut = config.tokens
+    assert (paxg.symbol, paxg.address, paxg.start_block, paxg.decimals, paxg.enabled) == (
+        "PAXG", DEV_LOWER, 5, 18, True)
+    assert paxg.events == MAINNET_TOKENS["PAXG"].events
+    assert (xaut.symbol, xaut.enabled) == ("XAUT", False)
+    assert config.enabled_tokens == (paxg,)
+
+
+def test_environment_overrides_file(tmp_path):
+    config = load(tmp_path, """
+[rpc]
+url = "https://file.example/"
+[sync]
+confirmations = 3
+[tokens.XAUT]
+start_block = 100
+""", env={
+        "INDEXER_RPC_URL": "https://env.example/",
+        "INDEXER_SYNC_CONFIRMATIONS": "7",
+        "INDEXER_TOKENS_XAUT_START_BLOCK": "200",
+    })
+    assert config.rpc.url == "https://env.example/"
+    assert config.sync.confirmations == 7
+    assert config.tokens[1].start_block == 200
+    assert config.tokens[0].start_block == 8_426_430
+
+
+def test_environment_parses_floats_and_booleans(tmp_path):
+    config = load(tmp_path, "", env={
+        "INDEXER_SYNC_POLL_INTERVAL": "1.5",
+        "INDEXER_TOKENS_PAXG_ENABLED": "false",
+        "INDEXER_TOKENS_XAUT_ENABLED": "YES",
+    })
+    assert config.sync.poll_interval == 1.5
+    assert [t.enabled for t in config.tokens] == [False, True]
+
+
+def test_empty_environment_variable_is_ignored(tmp_path):
+    config = load(tmp_path, "[sync]\nconfirmations = 3\n", env={"INDEXER_SYNC_CONFIRMATIONS": ""})
+    assert config.sync.confirmations == 3
+
+
+def test_cli_overrides_beat_environment_and_file(tmp_path):
+    config = load(
+        tmp_path,
+        '[rpc]\nurl = "https://file.example/"\n[database]\nurl = "postgresql://file/db"\n',
+        env={"INDEXER_RPC_URL": "https://env.example/", "INDEXER_DATABASE_URL": "postgresql://env/db"},
+        overrides={"rpc.url": "https://flag.example/", "database.url": "postgresql://flag/db"},
+    )
+    assert config.rpc.url == "https://flag.example/"
+    assert config.database.url == "postgresql://flag/db"
+
+
+def test_cli_override_of_none_leaves_environment_value(tmp_path):
+    config = load(tmp_path, "", env={"INDEXER_RPC_URL": "https://env.example/"},
+                  overrides={"rpc.url": None, "database.url": None})
+    assert config.rpc.url == "https://env.example/"
+    assert config.database.url is None
+
+
+def test_shipped_example_config_is_valid():
+    config = load_config(str(REPO / "config.example.toml"), env={}, overrides={})
+    assert config.sync == SyncConfig()
+    assert config.enabled_tokens == (MAINNET_TOKENS["PAXG"], MAINNET_TOKENS["XAUT"])
+
+
+# -- addresses ----------------------------------------------------------------------------------
+
+def test_lowercase_address_is_accepted_and_stored_lowercase(tmp_path):
+    config = load(tmp_path, f'[tokens.XAUT]\naddress = "{DEV_LOWER}"\n')
+    assert config.tokens[1].address == DEV_LOWER
+
+
+def test_checksummed_address_is_accepted_and_stored_lowercase(tmp_path):
+    config = load(tmp_path, f'[tokens.PAXG]\naddress = "{PAXG_CHECKSUM}"\n')
+    assert config.tokens[0].address == "0x45804880de22913dafe09f4980848ece6ecbaf78"
+
+
+def test_address_from_environment_is_checked_and_lowercased(tmp_path):
+    config = load(tmp_path, "", env={"INDEXER_TOKENS_XAUT_ADDRESS": DEV_CHECKSUM})
+    assert config.tokens[1].address == DEV_LOWER
+
+
+def test_bad_eip55_checksum_names_the_key(tmp_path):
+    bad = "0x45804880De22913dAFE09f4980848ECE6EcbAf79"  # last digit changed, case kept
+    message = config_error(tmp_path, f'[tokens.PAXG]\naddress = "{bad}"\n')
+    assert message == (
+        f"tokens.PAXG.address = '{bad}' has a bad EIP-55 checksum: copy the address again, "
+        "or write it all in lowercase"
+    )
+
+
+def test_non_hex_address_names_the_key(tmp_path):
+    bad = "0xZZ804880de22913dafe09f4980848ece6ecbaf78"
+    message = config_error(tmp_path, f'[tokens.XAUT]\naddress = "{bad}"\n')
+    assert message == f"tokens.XAUT.address = '{bad}' is not a 20-byte 0x-hex address"
+
+
+def test_short_address_names_the_key(tmp_path):
+    message = config_error(tmp_path, '[tokens.XAUT]\naddress = "0x1234"\n')
+    assert message == "tokens.XAUT.address = '0x1234' is not a 20-byte 0x-hex address"
+
+
+def test_address_without_0x_prefix_is_refused(tmp_path):
+    message = config_error(tmp_path, f'[tokens.PAXG]\naddress = "{DEV_LOWER[2:]}"\n')
+    assert message == f"tokens.PAXG.address = '{DEV_LOWER[2:]}' is not a 20-byte 0x-hex address"
+
+
+def test_two_enabled_tokens_with_one_address_are_refused(tmp_path):
+    message = config_error(tmp_path, f'[tokens.XAUT]\naddress = "{PAXG_CHECKSUM}"\n')
+    assert message == "two enabled tokens share one address: check [tokens.*] address"
+
+
+def test_two_tokens_with_one_address_are_accepted_when_one_is_disabled(tmp_path):
+    config = load(tmp_path, f'[tokens.XAUT]\naddress = "{PAXG_CHECKSUM}"\nenabled = false\n')
+    assert [t.symbol for t in config.enabled_tokens] == ["PAXG"]
+
+
+# -- each class of mistake ----------------------------------------------------------------------
+
+def test_unknown_section_names_it(tmp_path):
+    path = write(tmp_path, "[rcp]\nurl = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={}, overrides={})
+    assert str(info.value) == (
+        f"unknown section [rcp] in {path}: valid sections are rpc, chain, sync, database, tokens"
+    )
+
+
+def test_unknown_key_names_it(tmp_path):
+    path = write(tmp_path, "[sync]\nconfirmation = 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={}, overrides={})
+    # The key list follows SyncConfig's fields, which grow as settings are added.
+    keys = [f.name for f in dataclasses.fields(SyncConfig)]
+    assert keys[:7] == ["confirmations", "poll_interval", "batch_blocks", "min_batch_blocks",
+                        "max_batch_blocks", "target_logs", "header_batch"]
+    assert str(info.value) == (
+        f"unknown key sync.confirmation in {path}: valid keys are {', '.join(keys)}"
+    )
+
+
+def test_unknown_token_key_names_it(tmp_path):
+    path = write(tmp_path, "[tokens.PAXG]\nstart = 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={}, overrides={})
+    assert str(info.value) == (
+        f"unknown key tokens.PAXG.start in {path}: valid keys are address, start_block, "
+        "decimals, enabled"
+    )
+
+
+def test_unknown_token_names_it(tmp_path):
+    message = config_error(tmp_path, "[tokens.USDT]\nenabled = true\n")
+    assert message == "tokens.USDT is not a known token: use one of PAXG, XAUT"
+
+
+def test_section_that_is_not_a_table_names_it(tmp_path):
+    message = config_error(tmp_path, "sync = 3\n")
+    assert message == "sync must be a table: write [sync] and its keys below it"
+
+
+def test_tokens_that_is_not_a_table_is_refused(tmp_path):
+    message = config_error(tmp_path, "tokens = 3\n")
+    assert message == "tokens must be a table, e.g. [tokens.PAXG]"
+
+
+def test_wrong_type_in_file_names_the_key(tmp_path):
+    message = config_error(tmp_path, '[sync]\nconfirmations = "12"\n')
+    assert message == "sync.confirmations must be an integer, got str '12'"
+
+
+def test_boolean_for_integer_in_file_is_refused(tmp_path):
+    message = config_error(tmp_path, "[rpc]\nmax_attempts = true\n")
+    assert message == "rpc.max_attempts must be an integer, got bool True"
+
+
+def test_wrong_type_of_token_key_in_file_names_the_key(tmp_path):
+    message = config_error(tmp_path, '[tokens.XAUT]\nenabled = "no"\n')
+    assert message == "tokens.XAUT.enabled must be true or false, got str 'no'"
+
+
+def test_wrong_type_in_environment_names_the_variable(tmp_path):
+    message = config_error(tmp_path, "", env={"INDEXER_SYNC_CONFIRMATIONS": "twelve"})
+    assert message == (
+        "INDEXER_SYNC_CONFIRMATIONS must be an integer, got 'twelve' from the environment"
+    )
+
+
+def test_bad_boolean_in_environment_names_the_variable(tmp_path):
+    message = config_error(tmp_path, "", env={"INDEXER_TOKENS_PAXG_ENABLED": "maybe"})
+    assert message == (
+        "INDEXER_TOKENS_PAXG_ENABLED must be true or false, got 'maybe' from the environment"
+    )
+
+
+def test_bad_token_start_block_in_environment_names_the_variable(tmp_path):
+    message = config_error(tmp_path, "", env={"INDEXER_TOKENS_XAUT_START_BLOCK": "0x10"})
+    assert message == (
+        "INDEXER_TOKENS_XAUT_START_BLOCK must be an integer, got '0x10' from the environment"
+    )
+
+
+def test_bad_toml_names_the_file(tmp_path):
+    path = write(tmp_path, "[rpc\nurl = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={}, overrides={})
+    assert str(info.value) == (
+        f"config file {path} is not valid TOML: "
+        "Expected ']' at the end of a table declaration (at line 1, column 5)"
+    )
+
+
+def test_missing_file_names_it(tmp_path):
+    path = str(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={}, overrides={})
+    assert str(info.value) == f"config file {path} not found: check --config or $INDEXER_CONFIG"
+
+
+def test_rpc_url_without_http_scheme_is_refused(tmp_path):
+    message = config_error(tmp_path, '[rpc]\nurl = "wss://node.example/KEY"\n')
+    assert message == "rpc.url must start with http:// or https://, got wss:…"
+
+
+def test_database_url_without_postgresql_scheme_is_refused(tmp_path):
+    message = config_error(tmp_path, '[database]\nurl = "mysql://x/y"\n')
+    assert message == "database.url must be a postgresql:// URL"
+
+
+def test_batch_sizes_out_of_order_are_refused(tmp_path):
+    message = config_error(tmp_path, "[sync]\nbatch_blocks = 10\nmax_batch_blocks = 5\n")
+    assert message == (
+        "sync batch sizes must satisfy 1 <= min_batch_blocks <= batch_blocks <= max_batch_blocks"
+    )
+
+
+def test_negative_confirmations_are_refused(tmp_path):
+    message = config_error(tmp_path, "[sync]\nconfirmations = -1\n")
+    assert message == "sync.confirmations must be 0 or more"
+
+
+def test_zero_timeout_is_refused(tmp_path):
+    message = config_error(tmp_path, "[rpc]\ntimeout = 0\n")
+    assert message == "rpc.timeout must be a positive number of seconds"
+
+
+def test_nan_timeout_is_refused(tmp_path):
+    message = config_error(tmp_path, "[rpc]\ntimeout = nan\n")
+    assert message == "rpc.timeout must be a positive number of seconds"
+
+
+def test_negative_token_start_block_is_refused(tmp_path):
+    message = config_error(tmp_path, "[tokens.PAXG]\nstart_block = -1\n")
+    assert message == "tokens.PAXG.start_block must be 0 or more, got -1"
+
+
+def test_token_decimals_above_77_are_refused(tmp_path):
+    message = config_error(tmp_path, "[tokens.XAUT]\ndecimals = 78\n")
+    assert message == "tokens.XAUT.decimals must be between 0 and 77, got 78"
+
+
+def test_all_tokens_disabled_is_refused(tmp_path):
+    message = config_error(tmp_path, "", env={
+        "INDEXER_TOKENS_PAXG_ENABLED": "0", "INDEXER_TOKENS_XAUT_ENABLED": "off"})
+    assert message == "every token is disabled: enable at least one under [tokens.*]"
+
+
+def test_config_error_exits_with_code_2(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, "[nope]\n")
+    assert isinstance(info.value, IndexerError)
+    assert info.value.exit_code == 2
+    assert ConfigError.exit_code == 2
+
+
+# -- require_rpc_url ----------------------------------------------------------------------------
+
+def test_require_rpc_url_without_url_tells_where_to_set_it(tmp_path):
+    config = load(tmp_path, "")
+    with pytest.raises(ConfigError) as info:
+        require_rpc_url(config)
+    assert str(info.value) == (
+        "no RPC URL: set [rpc] url in the config, INDEXER_RPC_URL, or --rpc-url"
+    )
+    assert info.value.exit_code == 2
+
+
+def test_require_rpc_url_returns_the_configured_url(tmp_path):
+    config = load(tmp_path, "", env={"INDEXER_RPC_URL": "http://127.0.0.1:8545"})
+    assert require_rpc_url(config) == "http://127.0.0.1:8545"

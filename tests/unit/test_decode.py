@@ -1,0 +1,573 @@
+"""Decoding raw eth_getLogs entries into `logs` rows, with PAXG fee legs and XAUT Redeem pairing.
+
+Logs are built as the node sends them (hex strings); the log sequences follow FACTS.md,
+"How each operation shows up in the logs".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer import tokens as T
+from indexer.decode import LOG_COLUMNS, BadLog, DecodeState, decode_logs, format_time
+from indexer.tokens import MAINNET_TOKENS, ZERO_ADDRESS
+
+PAXG = MAINNET_TOKENS["PAXG"]
+XAUT = MAINNET_TOKENS["XAUT"]
+BY_ADDRESS = {PAXG.address: PAXG, XAUT.address: XAUT}
+
+ALICE = "0x1111111111111111111111111111111111111111"
+BOB = "0x2222222222222222222222222222222222222222"
+CAROL = "0x3333333333333333333333333333333333333333"
+FEE_RECIPIENT = "0xfee0000000000000000000000000000000000fee"
+NEW_FEE_RECIPIENT = "0xfee1111111111111111111111111111111111fee"
+SUPPLY_CONTROLLER = "0x5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c"
+RELAYER = "0x7777777777777777777777777777777777777777"
+TREASURY = "0x5754284f345afc66a98fbb0a0afe71e0f007b949"
+IMPL = "0xabcdefabcdefabcdefabcdefabcdefabcdefabcd"
+
+BLOCK = 16_777_216
+BLOCK_HASH = "0x" + "b1" * 32
+TX = "0x" + "a1" * 32
+TX2 = "0x" + "a2" * 32
+TX3 = "0x" + "a3" * 32
+TIME = format_time(1_700_000_000)
+BLOCK_TIMES = {BLOCK - 1: format_time(1_699_999_988), BLOCK: TIME, BLOCK + 1: format_time(1_700_000_012)}
+
+ONE_PAXG = 10**18
+FEE = ONE_PAXG * 200 // 1_000_000  # feeRate 200 = 0.02%
+PRINCIPAL = ONE_PAXG - FEE
+
+
+def topic(address: str) -> str:
+    return "0x" + "0" * 24 + address[2:]
+
+
+def word(n: int) -> str:
+    return f"{n:064x}"
+
+
+def data(*values: int) -> str:
+    return "0x" + "".join(word(v) for v in values)
+
+
+def log(token, spec, topics, data_hex="0x", *, index, tx=TX, block=BLOCK, tx_index=3, **extra):
+    entry = {
+        "address": token.address,
+        "topics": [spec.topic0, *topics],
+        "data": data_hex,
+        "blockNumber": hex(block),
+        "blockHash": BLOCK_HASH,
+        "logIndex": hex(index),
+        "transactionHash": tx,
+        "transactionIndex": hex(tx_index),
+        "removed": False,
+    }
+    entry.update(extra)
+    return entry
+
+
+def transfer(token, frm, to, amount, *, index, tx=TX, block=BLOCK):
+    return log(token, T.TRANSFER, [topic(frm), topic(to)], data(amount), index=index, tx=tx,
+               block=block)
+
+
+def fee_collected(frm, to, amount, *, index, tx=TX):
+    return log(PAXG, T.FEE_COLLECTED, [topic(frm), topic(to)], data(amount), index=index, tx=tx)
+
+
+def beta(frm, to, value, seq, service_fee, *, index, tx=TX):
+    return log(PAXG, T.BETA_DELEGATED_TRANSFER, [topic(frm), topic(to)],
+               data(value, seq, service_fee), index=index, tx=tx)
+
+
+def decode(raw, state=None, first_block=None):
+    return decode_logs(
+        raw,
+        chain_id=1,
+        tokens_by_address=BY_ADDRESS,
+        first_block=first_block or {"PAXG": 0, "XAUT": 0},
+        block_times=BLOCK_TIMES,
+        state=DecodeState() if state is None else state,
+    )
+
+
+def brief(rows):
+    """(event, from, to, amount, is_fee, args) of each row."""
+    col = {name: i for i, name in enumerate(LOG_COLUMNS)}
+    return [
+        (r[col["event"]], r[col["from_address"]], r[col["to_address"]], r[col["amount"]],
+         r[col["is_fee"]], r[col["args"]])
+        for r in rows
+    ]
+
+
+def known(recipient=FEE_RECIPIENT) -> DecodeState:
+    return DecodeState(fee_recipient={"PAXG": recipient})
+
+
+# -- one row in full ----------------------------------------------------------------------------
+
+def test_paxg_principal_transfer_row_has_every_column():
+    raw = [transfer(PAXG, ALICE, BOB, PRINCIPAL, index=0x1f)]
+    assert decode(raw) == [[
+        1, BLOCK, 31, "PAXG", BLOCK_HASH, "2023-11-14 22:13:20+00", TX, 3, "Transfer",
+        ALICE, BOB, PRINCIPAL, False, None,
+        "{0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef,"
+        f"{topic(ALICE)},{topic(BOB)}}}",
+        data(PRINCIPAL),
+    ]]
+    assert len(LOG_COLUMNS) == 16
+
+
+def test_format_time_is_utc_timestamptz_literal():
+    assert format_time(1_700_000_000) == "2023-11-14 22:13:20+00"
+    assert format_time(0) == "1970-01-01 00:00:00+00"
+
+
+def test_block_time_comes_from_the_block_times_map():
+    raw = [transfer(XAUT, ALICE, BOB, 1, index=0, block=BLOCK - 1, tx=TX),
+           transfer(XAUT, ALICE, BOB, 2, index=0, block=BLOCK + 1, tx=TX2)]
+    rows = decode(raw)
+    assert [r[5] for r in rows] == ["2023-11-14 22:13:08+00", "2023-11-14 22:13:32+00"]
+    assert [r[1] for r in rows] == [BLOCK - 1, BLOCK + 1]
+
+
+def test_checksummed_log_address_is_matched_and_amounts_are_exact_ints():
+    entry = transfer(PAXG, ALICE, BOB, 2**256 - 1, index=0)
+    entry["address"] = "0x45804880De22913dAFE09f4980848ECE6EcbAf78"
+    [row] = decode([entry])
+    assert row[3] == "PAXG"
+    assert row[11] == 2**256 - 1
+    assert type(row[11]) is int
+
+
+def test_addresses_in_rows_are_lowercase_0x_hex():
+    mixed = "0xAbCdEf0123456789aBcDeF0123456789AbCdEf01"
+    [row] = decode([log(XAUT, T.TRANSFER, [topic(mixed).lower(), topic(BOB)], data(5), index=0)])
+    assert row[9] == mixed.lower()
+    assert row[10] == BOB
+
+
+# -- PAXG fee legs ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("state", [None, "known"], ids=["recipient-unknown", "recipient-known"])
+def test_fee_leg_after_principal_is_flagged(state):
+    raw = [
+        transfer(PAXG, ALICE, BOB, PRINCIPAL, index=5),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, FEE, index=6),
+        fee_collected(ALICE, FEE_RECIPIENT, FEE, index=7),
+    ]
+    rows = decode(raw, known() if state else None)
+    assert brief(rows) == [
+        ("Transfer", ALICE, BOB, 999_800_000_000_000_000, False, None),
+        ("Transfer", ALICE, FEE_RECIPIENT, 200_000_000_000_000, True, None),
+        ("FeeCollected", ALICE, FEE_RECIPIENT, 200_000_000_000_000, None, None),
+    ]
+
+
+@pytest.mark.parametrize("state", [None, "known"], ids=["recipient-unknown", "recipient-known"])
+def test_zero_fee_leg_is_flagged(state):
+    raw = [
+        transfer(PAXG, ALICE, BOB, ONE_PAXG, index=0),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, 0, index=1),
+    ]
+    assert brief(decode(raw, known() if state else None)) == [
+        ("Transfer", ALICE, BOB, ONE_PAXG, False, None),
+        ("Transfer", ALICE, FEE_RECIPIENT, 0, True, None),
+    ]
+
+
+def test_transfer_to_fee_recipient_keeps_principal_first_and_fee_second():
+    raw = [
+        transfer(PAXG, ALICE, FEE_RECIPIENT, PRINCIPAL, index=0),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, FEE, index=1),
+        fee_collected(ALICE, FEE_RECIPIENT, FEE, index=2),
+    ]
+    assert [r[12] for r in decode(raw, known())] == [False, True, None]
+    assert [r[12] for r in decode(raw)] == [False, True, None]
+
+
+def test_batch_of_zero_fee_transfers_in_one_tx_alternates_principal_and_fee():
+    raw = [
+        transfer(PAXG, ALICE, BOB, 10, index=0),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, 0, index=1),
+        transfer(PAXG, ALICE, CAROL, 20, index=2),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, 0, index=3),
+    ]
+    assert brief(decode(raw)) == [
+        ("Transfer", ALICE, BOB, 10, False, None),
+        ("Transfer", ALICE, FEE_RECIPIENT, 0, True, None),
+        ("Transfer", ALICE, CAROL, 20, False, None),
+        ("Transfer", ALICE, FEE_RECIPIENT, 0, True, None),
+    ]
+
+
+def test_batch_of_fee_paying_transfers_in_one_tx_flags_each_fee_leg():
+    raw = [
+        transfer(PAXG, ALICE, BOB, PRINCIPAL, index=0),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, FEE, index=1),
+        fee_collected(ALICE, FEE_RECIPIENT, FEE, index=2),
+        transfer(PAXG, ALICE, CAROL, PRINCIPAL, index=3),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, FEE, index=4),
+        fee_collected(ALICE, FEE_RECIPIENT, FEE, index=5),
+    ]
+    assert [(r[8], r[10], r[12]) for r in decode(raw, known())] == [
+        ("Transfer", BOB, False), ("Transfer", FEE_RECIPIENT, True), ("FeeCollected", FEE_RECIPIENT, None),
+        ("Transfer", CAROL, False), ("Transfer", FEE_RECIPIENT, True), ("FeeCollected", FEE_RECIPIENT, None),
+    ]
+
+
+def test_transfers_in_different_transactions_are_never_paired():
+    raw = [
+        transfer(PAXG, ALICE, BOB, 10, index=0, tx=TX),
+        transfer(PAXG, ALICE, CAROL, 20, index=1, tx=TX2),
+    ]
+    assert [r[12] for r in decode(raw)] == [False, False]
+
+
+def test_non_adjacent_second_transfer_is_not_a_fee_leg():
+    raw = [
+        transfer(PAXG, ALICE, BOB, 10, index=0),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, 0, index=2),
+    ]
+    assert [r[12] for r in decode(raw)] == [False, False]
+
+
+def test_second_leg_from_another_sender_is_not_a_fee_leg():
+    raw = [
+        transfer(PAXG, ALICE, BOB, 10, index=0),
+        transfer(PAXG, BOB, FEE_RECIPIENT, 0, index=1),
+    ]
+    assert [r[12] for r in decode(raw)] == [False, False]
+
+
+def test_known_fee_recipient_rejects_second_leg_going_elsewhere():
+    raw = [
+        transfer(PAXG, ALICE, BOB, 10, index=0),
+        transfer(PAXG, ALICE, CAROL, 20, index=1),
+    ]
+    assert [r[12] for r in decode(raw, known())] == [False, False]
+
+
+def test_unknown_fee_recipient_flags_second_leg_by_shape_alone():
+    raw = [
+        transfer(PAXG, ALICE, BOB, 10, index=0),
+        transfer(PAXG, ALICE, CAROL, 20, index=1),
+    ]
+    assert [r[12] for r in decode(raw)] == [False, True]
+
+
+def test_xaut_transfers_are_never_fee_legs():
+    # multiTransfer: one Transfer per recipient, adjacent, same sender.
+    raw = [
+        transfer(XAUT, ALICE, BOB, 10, index=0),
+        transfer(XAUT, ALICE, CAROL, 20, index=1),
+    ]
+    assert [r[12] for r in decode(raw)] == [False, False]
+
+
+def test_paxg_and_xaut_logs_of_one_tx_are_paired_per_token():
+    raw = [
+        transfer(PAXG, ALICE, BOB, 10, index=0),
+        transfer(XAUT, ALICE, BOB, 7, index=1),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, 0, index=2),
+    ]
+    assert [(r[3], r[12]) for r in decode(raw)] == [("PAXG", False), ("XAUT", False), ("PAXG", False)]
+
+
+# -- FeeRecipientSet and DecodeState ------------------------------------------------------------
+
+def test_fee_recipient_set_updates_decode_state_and_later_pairing():
+    state = DecodeState()
+    first = decode([log(PAXG, T.FEE_RECIPIENT_SET, [topic(FEE_RECIPIENT), topic(NEW_FEE_RECIPIENT)],
+                        index=0)], state)
+    assert brief(first) == [("FeeRecipientSet", FEE_RECIPIENT, NEW_FEE_RECIPIENT, None, None, None)]
+    assert state.fee_recipient == {"PAXG": NEW_FEE_RECIPIENT}
+
+    later = decode([
+        transfer(PAXG, ALICE, BOB, 10, index=0, tx=TX2, block=BLOCK + 1),
+        transfer(PAXG, ALICE, NEW_FEE_RECIPIENT, 0, index=1, tx=TX2, block=BLOCK + 1),
+        transfer(PAXG, ALICE, BOB, 10, index=2, tx=TX3, block=BLOCK + 1),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, 0, index=3, tx=TX3, block=BLOCK + 1),
+    ], state)
+    assert [r[12] for r in later] == [False, True, False, False]
+
+
+def test_fee_recipient_set_applies_to_transfers_later_in_the_same_batch():
+    state = known()
+    rows = decode([
+        log(PAXG, T.FEE_RECIPIENT_SET, [topic(FEE_RECIPIENT), topic(NEW_FEE_RECIPIENT)], index=0, tx=TX),
+        transfer(PAXG, ALICE, BOB, 10, index=1, tx=TX2),
+        transfer(PAXG, ALICE, NEW_FEE_RECIPIENT, 0, index=2, tx=TX2),
+    ], state)
+    assert [r[12] for r in rows] == [None, False, True]
+    assert state.fee_recipient == {"PAXG": NEW_FEE_RECIPIENT}
+
+
+# -- PAXG supply --------------------------------------------------------------------------------
+
+def test_mint_is_not_flagged_as_fee():
+    raw = [
+        log(PAXG, T.SUPPLY_INCREASED, [topic(SUPPLY_CONTROLLER)], data(5 * ONE_PAXG), index=0),
+        transfer(PAXG, ZERO_ADDRESS, SUPPLY_CONTROLLER, 5 * ONE_PAXG, index=1),
+    ]
+    assert brief(decode(raw)) == [
+        ("SupplyIncreased", None, SUPPLY_CONTROLLER, 5 * ONE_PAXG, None, None),
+        ("Transfer", ZERO_ADDRESS, SUPPLY_CONTROLLER, 5 * ONE_PAXG, False, None),
+    ]
+
+
+def test_burn_is_not_flagged_as_fee():
+    raw = [
+        log(PAXG, T.SUPPLY_DECREASED, [topic(SUPPLY_CONTROLLER)], data(3 * ONE_PAXG), index=0),
+        transfer(PAXG, SUPPLY_CONTROLLER, ZERO_ADDRESS, 3 * ONE_PAXG, index=1),
+    ]
+    assert brief(decode(raw)) == [
+        ("SupplyDecreased", SUPPLY_CONTROLLER, None, 3 * ONE_PAXG, None, None),
+        ("Transfer", SUPPLY_CONTROLLER, ZERO_ADDRESS, 3 * ONE_PAXG, False, None),
+    ]
+
+
+def test_two_mints_in_one_tx_are_not_fee_legs():
+    raw = [
+        transfer(PAXG, ZERO_ADDRESS, SUPPLY_CONTROLLER, 1, index=0),
+        transfer(PAXG, ZERO_ADDRESS, SUPPLY_CONTROLLER, 2, index=1),
+    ]
+    assert [r[12] for r in decode(raw)] == [False, False]
+
+
+@pytest.mark.parametrize("balance", [7 * ONE_PAXG, 0])
+def test_wipe_sequence_decodes_to_three_rows_none_a_fee(balance):
+    raw = [
+        log(PAXG, T.FROZEN_ADDRESS_WIPED, [topic(CAROL)], index=0),
+        log(PAXG, T.SUPPLY_DECREASED, [topic(CAROL)], data(balance), index=1),
+        transfer(PAXG, CAROL, ZERO_ADDRESS, balance, index=2),
+    ]
+    assert brief(decode(raw)) == [
+        ("FrozenAddressWiped", CAROL, None, None, None, None),
+        ("SupplyDecreased", CAROL, None, balance, None, None),
+        ("Transfer", CAROL, ZERO_ADDRESS, balance, False, None),
+    ]
+
+
+@pytest.mark.parametrize("spec", [T.ADDRESS_FROZEN, T.ADDRESS_UNFROZEN, T.FREEZE_ADDRESS,
+                                  T.UNFREEZE_ADDRESS], ids=lambda s: s.name)
+def test_paxg_freeze_events_name_the_address_in_from(spec):
+    assert brief(decode([log(PAXG, spec, [topic(CAROL)], index=0)])) == [
+        (spec.name, CAROL, None, None, None, None)]
+
+
+def test_supply_controller_set_names_old_and_new():
+    raw = [log(PAXG, T.SUPPLY_CONTROLLER_SET, [topic(SUPPLY_CONTROLLER), topic(BOB)], index=0)]
+    assert brief(decode(raw)) == [("SupplyControllerSet", SUPPLY_CONTROLLER, BOB, None, None, None)]
+
+
+def test_fee_rate_set_args_hold_old_and_new_rate_from_topics():
+    raw = [log(PAXG, T.FEE_RATE_SET, ["0x" + word(200), "0x" + word(0)], index=0)]
+    assert brief(decode(raw)) == [
+        ("FeeRateSet", None, None, None, None, '{"old_fee_rate":200,"new_fee_rate":0}')]
+
+
+# -- betaDelegatedTransfer ----------------------------------------------------------------------
+
+def test_beta_delegated_transfer_with_fee_flags_fee_and_service_fee_legs():
+    service_fee = 5_000
+    raw = [
+        transfer(PAXG, ALICE, BOB, PRINCIPAL, index=0),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, FEE, index=1),
+        fee_collected(ALICE, FEE_RECIPIENT, FEE, index=2),
+        transfer(PAXG, ALICE, RELAYER, service_fee, index=3),
+        beta(ALICE, BOB, PRINCIPAL, 42, service_fee, index=4),
+    ]
+    assert brief(decode(raw, known())) == [
+        ("Transfer", ALICE, BOB, PRINCIPAL, False, None),
+        ("Transfer", ALICE, FEE_RECIPIENT, FEE, True, None),
+        ("FeeCollected", ALICE, FEE_RECIPIENT, FEE, None, None),
+        ("Transfer", ALICE, RELAYER, 5_000, True, None),
+        ("BetaDelegatedTransfer", ALICE, BOB, PRINCIPAL, None, '{"seq":"42","service_fee":"5000"}'),
+    ]
+
+
+@pytest.mark.parametrize("state", [None, "known"], ids=["recipient-unknown", "recipient-known"])
+def test_beta_delegated_transfer_without_fee_flags_zero_fee_and_service_fee_legs(state):
+    raw = [
+        transfer(PAXG, ALICE, BOB, ONE_PAXG, index=0),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, 0, index=1),
+        transfer(PAXG, ALICE, RELAYER, 1_000, index=2),
+        beta(ALICE, BOB, ONE_PAXG, 0, 1_000, index=3),
+    ]
+    assert brief(decode(raw, known() if state else None)) == [
+        ("Transfer", ALICE, BOB, ONE_PAXG, False, None),
+        ("Transfer", ALICE, FEE_RECIPIENT, 0, True, None),
+        ("Transfer", ALICE, RELAYER, 1_000, True, None),
+        ("BetaDelegatedTransfer", ALICE, BOB, ONE_PAXG, None, '{"seq":"0","service_fee":"1000"}'),
+    ]
+
+
+def test_beta_delegated_transfer_without_service_fee_flags_only_the_fee_leg():
+    raw = [
+        transfer(PAXG, ALICE, BOB, ONE_PAXG, index=0),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, 0, index=1),
+        beta(ALICE, BOB, ONE_PAXG, 7, 0, index=2),
+    ]
+    assert brief(decode(raw)) == [
+        ("Transfer", ALICE, BOB, ONE_PAXG, False, None),
+        ("Transfer", ALICE, FEE_RECIPIENT, 0, True, None),
+        ("BetaDelegatedTransfer", ALICE, BOB, ONE_PAXG, None, '{"seq":"7","service_fee":"0"}'),
+    ]
+
+
+def test_beta_delegated_transfer_does_not_flag_a_leg_of_another_amount():
+    raw = [
+        transfer(PAXG, ALICE, BOB, PRINCIPAL, index=0),
+        transfer(PAXG, ALICE, FEE_RECIPIENT, FEE, index=1),
+        fee_collected(ALICE, FEE_RECIPIENT, FEE, index=2),
+        transfer(PAXG, ALICE, RELAYER, 999, index=3),
+        beta(ALICE, BOB, PRINCIPAL, 1, 1_000, index=4),
+    ]
+    assert [r[12] for r in decode(raw, known())] == [False, True, None, False, None]
+
+
+# -- XAUT supply --------------------------------------------------------------------------------
+
+def test_xaut_mint_decodes_transfer_from_zero_and_mint_to_destination():
+    raw = [
+        transfer(XAUT, ZERO_ADDRESS, TREASURY, 1_000_000_000, index=0),
+        log(XAUT, T.MINT, [topic(TREASURY)], data(1_000_000_000), index=1),
+    ]
+    assert brief(decode(raw)) == [
+        ("Transfer", ZERO_ADDRESS, TREASURY, 1_000_000_000, False, None),
+        ("Mint", None, TREASURY, 1_000_000_000, None, None),
+    ]
+
+
+def test_xaut_redeem_takes_from_address_of_the_preceding_burn():
+    raw = [
+        transfer(XAUT, TREASURY, ZERO_ADDRESS, 250_000, index=8),
+        log(XAUT, T.REDEEM, [], data(250_000), index=9),
+    ]
+    assert brief(decode(raw)) == [
+        ("Transfer", TREASURY, ZERO_ADDRESS, 250_000, False, None),
+        ("Redeem", TREASURY, None, 250_000, None, None),
+    ]
+
+
+def test_xaut_redeem_after_burn_of_another_amount_keeps_no_from_address():
+    raw = [
+        transfer(XAUT, TREASURY, ZERO_ADDRESS, 250_000, index=0),
+        log(XAUT, T.REDEEM, [], data(1), index=1),
+    ]
+    assert brief(decode(raw))[1] == ("Redeem", None, None, 1, None, None)
+
+
+def test_xaut_redeem_in_another_tx_than_the_burn_keeps_no_from_address():
+    raw = [
+        transfer(XAUT, TREASURY, ZERO_ADDRESS, 250_000, index=0, tx=TX),
+        log(XAUT, T.REDEEM, [], data(250_000), index=1, tx=TX2),
+    ]
+    assert brief(decode(raw))[1] == ("Redeem", None, None, 250_000, None, None)
+
+
+def test_xaut_destroyed_blocked_funds_names_the_blocked_user():
+    raw = [
+        transfer(XAUT, CAROL, ZERO_ADDRESS, 123_456, index=0),
+        log(XAUT, T.DESTROYED_BLOCKED_FUNDS, [topic(CAROL)], data(123_456), index=1),
+    ]
+    assert brief(decode(raw)) == [
+        ("Transfer", CAROL, ZERO_ADDRESS, 123_456, False, None),
+        ("DestroyedBlockedFunds", CAROL, None, 123_456, None, None),
+    ]
+
+
+@pytest.mark.parametrize("spec", [T.BLOCK_PLACED, T.BLOCK_RELEASED], ids=lambda s: s.name)
+def test_xaut_block_events_name_the_user_in_from(spec):
+    assert brief(decode([log(XAUT, spec, [topic(CAROL)], index=0)])) == [
+        (spec.name, CAROL, None, None, None, None)]
+
+
+# -- Upgraded -----------------------------------------------------------------------------------
+
+def test_paxg_upgraded_reads_implementation_from_data():
+    raw = [log(PAXG, T.UPGRADED, [], "0x" + "0" * 24 + IMPL[2:], index=0)]
+    assert brief(decode(raw)) == [
+        ("Upgraded", None, None, None, None, f'{{"implementation":"{IMPL}"}}')]
+
+
+def test_xaut_upgraded_reads_implementation_from_topic():
+    raw = [log(XAUT, T.UPGRADED, [topic(IMPL)], "0x", index=0)]
+    assert brief(decode(raw)) == [
+        ("Upgraded", None, None, None, None, f'{{"implementation":"{IMPL}"}}')]
+
+
+# -- filtering and refusals ---------------------------------------------------------------------
+
+def test_first_block_drops_each_tokens_logs_below_its_own_next_block():
+    raw = [
+        transfer(PAXG, ALICE, BOB, 1, index=0, block=BLOCK - 1, tx=TX),
+        transfer(XAUT, ALICE, BOB, 2, index=1, block=BLOCK - 1, tx=TX),
+        transfer(PAXG, ALICE, BOB, 3, index=0, block=BLOCK, tx=TX2),
+        transfer(XAUT, ALICE, BOB, 4, index=1, block=BLOCK, tx=TX2),
+        transfer(XAUT, ALICE, BOB, 5, index=0, block=BLOCK + 1, tx=TX3),
+    ]
+    rows = decode(raw, first_block={"PAXG": BLOCK, "XAUT": BLOCK + 1})
+    assert [(r[3], r[1], r[11]) for r in rows] == [("PAXG", BLOCK, 3), ("XAUT", BLOCK + 1, 5)]
+
+
+def test_logs_of_unknown_address_are_skipped():
+    entry = transfer(PAXG, ALICE, BOB, 1, index=0)
+    entry["address"] = "0xdac17f958d2ee523a2206206994597c13d831ec7"
+    assert decode([entry]) == []
+
+
+def test_logs_of_unknown_topic_are_skipped():
+    approval = "0x8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925"
+    entry = transfer(PAXG, ALICE, BOB, 1, index=0)
+    entry["topics"][0] = approval
+    assert decode([entry]) == []
+
+
+def test_event_of_the_other_token_is_skipped():
+    # Mint is an XAUT event; the same topic0 at PAXG's address is not ours.
+    assert decode([log(PAXG, T.MINT, [topic(ALICE)], data(1), index=0)]) == []
+
+
+def test_log_without_topics_is_skipped():
+    entry = transfer(PAXG, ALICE, BOB, 1, index=0)
+    entry["topics"] = []
+    assert decode([entry]) == []
+
+
+def test_removed_log_raises_bad_log():
+    entry = transfer(PAXG, ALICE, BOB, 1, index=0)
+    entry["removed"] = True
+    raw = [transfer(PAXG, ALICE, BOB, 2, index=0, tx=TX2), entry]
+    with pytest.raises(BadLog, match="^node returned a removed log in eth_getLogs$"):
+        decode(raw)
+
+
+def test_malformed_transfer_without_indexed_addresses_is_stored_undecoded():
+    # An ERC-20 variant with nothing indexed: topic0 only, all three values in data.
+    entry = log(PAXG, T.TRANSFER, [], data(int(ALICE, 16), int(BOB, 16), 5), index=4)
+    [row] = decode([entry])
+    assert row[8:14] == ["Transfer", None, None, None, False, '{"undecoded": true}']
+    assert row[14] == "{" + T.TRANSFER.topic0 + "}"
+    assert row[15] == entry["data"]
+    assert row[:8] == [1, BLOCK, 4, "PAXG", BLOCK_HASH, TIME, TX, 3]
+
+
+def test_malformed_transfer_with_empty_data_is_stored_undecoded():
+    # ERC-721 shape: the third value indexed too, no data.
+    entry = log(XAUT, T.TRANSFER, [topic(ALICE), topic(BOB), "0x" + word(9)], "0x", index=0)
+    [row] = decode([entry])
+    assert row[8:14] == ["Transfer", None, None, None, False, '{"undecoded": true}']
+    assert row[14] == "{" + ",".join(entry["topics"]) + "}"
+
+
+@pytest.mark.parametrize("entry", [
+    log(PAXG, T.UPGRADED, [], "0x", index=0),
+    log(PAXG, T.TRANSFER, [topic(ALICE), topic(BOB)], "0x01", index=0),
+], ids=["upgraded-empty-data", "transfer-short-data"])
+def test_malformed_log_with_short_data_is_stored_undecoded(entry):
+    [row] = decode([entry])
+    assert row[13] == '{"undecoded": true}'
