@@ -29,3 +29,10 @@ class DatabaseError(IndexerError):
 
 class SyncLocked(IndexerError):
     """Another `indexer sync` holds the database's writer lock."""
+
+
+class ReorgTooDeep(IndexerError):
+    """The chain reorganised below the stored window or the finalized block: nothing was changed.
+    Re-sync from an earlier block (a fresh database, or a larger sync.reorg_window)."""
+
+    exit_code = 3

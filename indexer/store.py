@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 import psycopg
 from psycopg import sql
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from indexer.decode import LOG_COLUMNS
 from indexer.errors import DatabaseError, SyncLocked
@@ -43,13 +44,42 @@ class Checkpoint:
     block_hash: str
 
 
-def connect(url: str) -> psycopg.Connection:
-    """An autocommit connection; writes open explicit transactions."""
+# Reconnect attempts when PostgreSQL is down or restarting: jittered exponential back-off capped
+# at 10 s, about two minutes in all, then give up with a clear message.
+CONNECT_ATTEMPTS = 15
+CONNECT_BACKOFF_MAX_SECONDS = 10.0
+
+# The errors that mean "the connection or server went away", as opposed to a bad statement.
+CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def connect(url: str, *, attempts: int = 1) -> psycopg.Connection:
+    """An autocommit connection (writes open explicit transactions), retried `attempts` times."""
+
+    def once() -> psycopg.Connection:
+        return psycopg.connect(url, autocommit=True, application_name="gold-indexer",
+                               connect_timeout=10)
+
+    def before_sleep(state) -> None:
+        log.warning("PostgreSQL not reachable (%s); retrying in %.1fs (attempt %d/%d)",
+                    _first_line(state.outcome.exception()), state.next_action.sleep,
+                    state.attempt_number, attempts)
+
     try:
-        return psycopg.connect(url, autocommit=True, application_name="gold-indexer")
+        return Retrying(
+            retry=retry_if_exception_type(psycopg.OperationalError),
+            stop=stop_after_attempt(attempts),
+            wait=wait_random_exponential(multiplier=0.5, max=CONNECT_BACKOFF_MAX_SECONDS),
+            before_sleep=before_sleep,
+            reraise=True,
+        )(once)
     except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatabaseError(f"cannot connect to PostgreSQL: {first}") from None
+        raise DatabaseError(f"cannot connect to PostgreSQL: {_first_line(exc)}") from None
 
 
 def ensure_database(admin_url: str, name: str) -> None:
@@ -138,3 +168,58 @@ def write_batch(
                        updated_at = EXCLUDED.updated_at""",
                 (chain_id, checkpoint.number, checkpoint.hash, list(checkpoint_tokens)),
             )
+
+
+def load_block_hashes(conn: psycopg.Connection, chain_id: int, lo: int, hi: int) -> dict[int, str]:
+    rows = conn.execute(
+        "SELECT number, hash FROM blocks WHERE chain_id = %s AND number BETWEEN %s AND %s",
+        (chain_id, lo, hi),
+    ).fetchall()
+    return dict(rows)
+
+
+def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash: str) -> int:
+    """Delete everything above block `ancestor` and move checkpoints back to it, atomically.
+
+    Returns the number of logs deleted. Every table that holds per-block data is listed here.
+    """
+    with conn.transaction():
+        deleted = conn.execute(
+            "DELETE FROM logs WHERE chain_id = %s AND block_number > %s", (chain_id, ancestor)
+        ).rowcount
+        conn.execute("DELETE FROM blocks WHERE chain_id = %s AND number > %s", (chain_id, ancestor))
+        conn.execute(
+            """UPDATE checkpoints SET block_number = %s, block_hash = %s, updated_at = now()
+               WHERE chain_id = %s AND block_number > %s""",
+            (ancestor, ancestor_hash, chain_id, ancestor),
+        )
+    return deleted
+
+
+def save_chain_head(conn: psycopg.Connection, chain_id: int, head: int, safe: int | None,
+                    finalized: int | None) -> None:
+    conn.execute(
+        """INSERT INTO chain_heads (chain_id, head_block, safe_block, finalized_block, updated_at)
+           VALUES (%s, %s, %s, %s, now())
+           ON CONFLICT (chain_id) DO UPDATE SET head_block = EXCLUDED.head_block,
+               safe_block = EXCLUDED.safe_block, finalized_block = EXCLUDED.finalized_block,
+               updated_at = EXCLUDED.updated_at""",
+        (chain_id, head, safe, finalized),
+    )
+
+
+def load_finalized_block(conn: psycopg.Connection, chain_id: int) -> int | None:
+    row = conn.execute(
+        "SELECT finalized_block FROM chain_heads WHERE chain_id = %s", (chain_id,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def prune_headers(conn: psycopg.Connection, chain_id: int, lo: int, hi: int) -> int:
+    """Forget headers in [lo, hi] that no log and no checkpoint needs (the reorg window moved on)."""
+    return conn.execute(
+        """DELETE FROM blocks b WHERE b.chain_id = %s AND b.number BETWEEN %s AND %s
+           AND NOT EXISTS (SELECT 1 FROM logs l WHERE l.chain_id = b.chain_id AND l.block_number = b.number)
+           AND NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.chain_id = b.chain_id AND c.block_number = b.number)""",
+        (chain_id, lo, hi),
+    ).rowcount

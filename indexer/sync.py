@@ -18,7 +18,7 @@ from typing import Callable
 from indexer import store
 from indexer.config import Config, SyncConfig, require_rpc_url
 from indexer.decode import DecodeState, decode_logs, format_time
-from indexer.errors import IndexerError, RpcError
+from indexer.errors import IndexerError, ReorgTooDeep, RpcError
 from indexer.rpc import RangeTooLarge, RpcClient
 from indexer.store import Header
 from indexer.tokens import Token, all_topics
@@ -35,7 +35,16 @@ CEILING_MEMORY = 50
 
 
 class HashMismatch(Exception):
-    """A log's blockHash differs from the header fetched for its block."""
+    """The node's answers disagree (a log's blockHash vs its header, the chain moved while we
+    fetched, a header missing): refetch the range, never store it."""
+
+
+class ReorgDetected(Exception):
+    """The first block of a range does not build on the block we stored below it."""
+
+    def __init__(self, block: int):
+        super().__init__(f"block {block + 1} does not build on stored block {block}")
+        self.block = block
 
 
 @dataclass(slots=True)
@@ -82,7 +91,7 @@ class RangeSizer:
 
     def after_too_large(self, from_block: int, span: int, hint: tuple[int, int] | None) -> None:
         """Split: the next request covers [from, mid] (or the provider's hint), then [mid+1, ...]."""
-        if hint is not None and hint[0] == from_block and hint[1] - from_block + 1 < span:
+        if hint is not None and hint[0] == from_block and from_block <= hint[1] < from_block + span - 1:
             new = hint[1] - from_block + 1
         else:
             new = span // 2
@@ -110,22 +119,46 @@ def fetch_batch(
     next_block: dict[str, int],
     state: DecodeState,
     header_batch: int,
+    prev_hash: str | None,
+    window_from: int,
 ) -> Batch:
-    """Logs of [lo, hi] for the tokens due in it, their headers, decoded. Raises HashMismatch."""
+    """Logs of [lo, hi] for the tokens due in it, with their headers, checked and decoded.
+
+    `prev_hash` is the stored hash of block lo-1 (None at a token's first block): the range
+    must build on it, else ReorgDetected. Blocks from `window_from` on are near the head: all
+    their headers are fetched and stored (the reorg window), and the head of the range is read
+    before and after eth_getLogs; since a block hash commits to all its ancestors, the same hash
+    both times means the logs came from the chain those headers describe.
+    """
+    near_head = hi >= window_from
+    if near_head:
+        before = rpc.fetch_header(hi)
+        if before is None:
+            raise HashMismatch(f"node has no block {hi} yet")
     addresses = [t.address for t in tokens]
     raw_logs = rpc.fetch_logs(lo, hi, addresses, all_topics(tokens))
     numbers = {int(entry["blockNumber"], 16) for entry in raw_logs}
     if any(n < lo or n > hi for n in numbers):
         raise HashMismatch(f"node returned logs outside {lo}-{hi}")
-    numbers.add(hi)
+    numbers.update((lo, hi))
+    if near_head:
+        numbers.update(range(max(lo, window_from), hi + 1))
     fetched = rpc.fetch_headers(sorted(numbers), chunk=header_batch)
     headers = {n: _header(h) for n, h in fetched.items()}
+    if near_head:
+        if headers[hi].hash != before["hash"]:
+            raise HashMismatch(f"block {hi} changed while its range was fetched")
+        for n in range(max(lo, window_from) + 1, hi + 1):
+            if headers[n].parent_hash != headers[n - 1].hash:
+                raise HashMismatch(f"headers {n - 1} and {n} do not link")
     for entry in raw_logs:
         n = int(entry["blockNumber"], 16)
         if entry["blockHash"] != headers[n].hash:
             raise HashMismatch(
                 f"log in block {n} has blockHash {entry['blockHash']}, header says {headers[n].hash}"
             )
+    if prev_hash is not None and headers[lo].parent_hash != prev_hash:
+        raise ReorgDetected(lo - 1)
     rows = decode_logs(
         raw_logs,
         chain_id=chain_id,
@@ -134,12 +167,15 @@ def fetch_batch(
         block_times={n: h.block_time for n, h in headers.items()},
         state=state,
     )
-    stored_blocks = {row[1] for row in rows}
+    keep = {row[1] for row in rows}
+    keep.add(hi)
+    if near_head:
+        keep.update(range(max(lo, window_from), hi + 1))
     return Batch(
         from_block=lo,
         to_block=hi,
         rows=rows,
-        headers=[headers[n] for n in sorted(stored_blocks)],
+        headers=[headers[n] for n in sorted(keep)],
         checkpoint=headers[hi],
         tokens=tuple(t.symbol for t in tokens),
     )
@@ -150,9 +186,11 @@ class Fetcher(threading.Thread):
 
     def __init__(self, config: Config, rpc: RpcClient, lo: int, target: int,
                  next_block: dict[str, int], state: DecodeState, out: queue.Queue,
-                 stop: threading.Event, sizer: RangeSizer):
+                 stop: threading.Event, sizer: RangeSizer, prev_hash: str | None,
+                 window_from: int):
         super().__init__(name="fetcher", daemon=True)
         self.config, self.rpc, self.lo, self.target = config, rpc, lo, target
+        self.prev_hash, self.window_from = prev_hash, window_from
         self.next_block = dict(next_block)
         self.state, self.out, self.stop, self.sizer = state, out, stop, sizer
 
@@ -175,6 +213,7 @@ class Fetcher(threading.Thread):
 
     def _walk(self) -> None:
         cursor, tokens = self.lo, self.config.enabled_tokens
+        self._last_hash: str | None = None
         mismatches = 0
         while cursor <= self.target and not self.stop.is_set():
             hi = min(cursor + self.sizer.size - 1, self.target)
@@ -183,12 +222,15 @@ class Fetcher(threading.Thread):
             first_due = min(self.next_block[t.symbol] for t in due)
             if first_due > cursor:
                 cursor = first_due
+                self._last_hash = None  # a jump: the block below is not one we stored
                 continue
             try:
                 batch = fetch_batch(
                     self.rpc, cursor, hi, chain_id=self.config.chain.id, tokens=due,
                     next_block=self.next_block, state=self.state,
                     header_batch=self.config.sync.header_batch,
+                    prev_hash=self.prev_hash if cursor == self.lo else self._last_hash,
+                    window_from=self.window_from,
                 )
             except RangeTooLarge as exc:
                 span = hi - cursor + 1
@@ -211,6 +253,7 @@ class Fetcher(threading.Thread):
                 time.sleep(0.5 * mismatches)
                 continue
             mismatches = 0
+            self._last_hash = batch.checkpoint.hash
             self.sizer.after_result(hi - cursor + 1, len(batch.rows))
             for t in due:
                 self.next_block[t.symbol] = hi + 1
@@ -219,9 +262,16 @@ class Fetcher(threading.Thread):
             cursor = hi + 1
 
 
+# A reorg suspicion is re-checked after this pause before anything is rolled back, so a
+# load-balanced node answering from an older view cannot make us delete good rows.
+REORG_RECHECK_SECONDS = 1.0
+# A Postgres connection lost mid-batch: reconnect (with back-off) and redo the batch, this many times.
+WRITE_ATTEMPTS = 5
+
+
 @dataclass
 class Syncer:
-    """Owns the RPC client, the writer connection and the loop."""
+    """Owns the RPC clients, the writer connection and the loop."""
 
     config: Config
     database_url: str
@@ -237,54 +287,158 @@ class Syncer:
                                    max_attempts=self.config.rpc.max_attempts)
         self.sizer = RangeSizer(self.config.sync)
         self.summary = SyncSummary()
+        self.reorgs: list[tuple[int, int]] = []  # (fork block, depth) of each rollback
+        self.conn = None
+
+    # -- database --------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        self.conn = store.connect(self.database_url, attempts=store.CONNECT_ATTEMPTS)
+        store.acquire_writer_lock(self.conn)
+
+    def _reconnect(self, exc: Exception) -> None:
+        log.warning("lost the PostgreSQL connection (%s); reconnecting", str(exc).strip()[:200])
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001 - the connection is already broken
+            pass
+        self._connect()
+
+    def _db(self, fn, *args):
+        """Run a store call; on a lost connection reconnect and run it again."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return fn(self.conn, *args)
+            except store.CONNECTION_ERRORS as exc:
+                if attempt == WRITE_ATTEMPTS:
+                    raise IndexerError(f"PostgreSQL keeps failing: {str(exc).strip()[:200]}") from None
+                self._reconnect(exc)
+
+    def _write(self, batch: Batch) -> None:
+        """Write a batch; after a lost connection, find out whether its commit landed first."""
+        chain_id = self.config.chain.id
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                store.write_batch(self.conn, chain_id, batch.rows, batch.headers, batch.tokens,
+                                  batch.checkpoint)
+                return
+            except store.CONNECTION_ERRORS as exc:
+                if attempt == WRITE_ATTEMPTS:
+                    raise IndexerError(f"PostgreSQL keeps failing: {str(exc).strip()[:200]}") from None
+                self._reconnect(exc)
+                cps = store.load_checkpoints(self.conn, chain_id)
+                if all(t in cps and cps[t].block_number >= batch.to_block for t in batch.tokens):
+                    return  # the commit reached the server before the connection dropped
+
+    def _load_positions(self) -> tuple[dict[str, int], dict[str, str | None], DecodeState]:
+        cfg = self.config
+        checkpoints = self._db(store.load_checkpoints, cfg.chain.id)
+        next_block, hashes = {}, {}
+        for t in cfg.enabled_tokens:
+            cp = checkpoints.get(t.symbol)
+            if cp is not None and cp.block_number + 1 >= t.start_block:
+                next_block[t.symbol], hashes[t.symbol] = cp.block_number + 1, cp.block_hash
+            else:
+                next_block[t.symbol], hashes[t.symbol] = t.start_block, None
+        state = DecodeState(fee_recipient=dict(self._db(store.load_fee_recipients, cfg.chain.id)))
+        return next_block, hashes, state
+
+    # -- the loop --------------------------------------------------------------------------
 
     def run(self, once: bool = False) -> SyncSummary:
         cfg = self.config
         self.rpc.check_chain_id(cfg.chain.id)
-        conn = store.connect(self.database_url)
+        self._connect()
         try:
-            store.acquire_writer_lock(conn)
-            tokens = cfg.enabled_tokens
-            store.save_tokens(conn, cfg.chain.id, tokens)
-            checkpoints = store.load_checkpoints(conn, cfg.chain.id)
-            next_block = {
-                t.symbol: max(t.start_block, checkpoints[t.symbol].block_number + 1)
-                if t.symbol in checkpoints else t.start_block
-                for t in tokens
-            }
-            state = DecodeState(fee_recipient=dict(store.load_fee_recipients(conn, cfg.chain.id)))
+            self._db(store.save_tokens, cfg.chain.id, cfg.enabled_tokens)
             started = time.monotonic()
+            target_once = None
             while not self.stop.is_set():
-                head = self.rpc.fetch_block_number()
+                head, safe, finalized = self.rpc.fetch_chain_head()
+                self._db(store.save_chain_head, cfg.chain.id, head, safe, finalized)
                 target = head - cfg.sync.confirmations
+                if once:
+                    target_once = target if target_once is None else target_once
+                    target = target_once
+                next_block, hashes, state = self._load_positions()
                 lo = min(next_block.values())
                 if lo <= target:
-                    self._backfill(conn, lo, target, next_block, state)
-                    if once:
+                    low = [s for s, n in next_block.items() if n == lo]
+                    prev_hash = hashes[low[0]]
+                    try:
+                        self._backfill(lo, target, head, next_block, prev_hash, state)
+                    except ReorgDetected as reorg:
+                        self._handle_reorg(reorg.block, finalized)
+                        continue
+                    if once and min(self._load_positions()[0].values()) > target:
                         break
                     continue
                 if once:
                     break
+                self._prune(finalized)
                 self.stop.wait(cfg.sync.poll_interval)
             self.summary.seconds = time.monotonic() - started
             self.summary.stopped = self.stop.is_set()
             return self.summary
         finally:
-            conn.close()
+            if self.conn is not None:
+                self.conn.close()
             self.rpc.close()
             self.fetch_rpc.close()
 
-    def _backfill(self, conn, lo: int, target: int, next_block: dict[str, int],
-                  state: DecodeState) -> None:
+    def _prune(self, finalized: int | None) -> None:
+        if finalized is None:
+            return
+        window = self.config.sync.reorg_window
+        hi = finalized - window
+        if hi > 0:
+            self._db(store.prune_headers, self.config.chain.id, max(0, hi - 4 * window), hi)
+
+    def _handle_reorg(self, block: int, finalized: int | None) -> None:
+        """The range above `block` no longer builds on our stored `block`: find the common
+        ancestor within the window and roll back to it, or refuse."""
+        cfg, chain_id = self.config, self.config.chain.id
+        window = cfg.sync.reorg_window
+        stored = self._db(store.load_block_hashes, chain_id, max(0, block - window), block)
+        # Re-read before acting: a lagging or load-balanced node can answer from an older view.
+        time.sleep(REORG_RECHECK_SECONDS)
+        numbers = sorted(stored, reverse=True)
+        node = self.rpc.fetch_headers(numbers, chunk=cfg.sync.header_batch) if numbers else {}
+        if block in stored and node.get(block, {}).get("hash") == stored[block]:
+            log.warning("block %d still has our hash on re-read: the node answered from an older "
+                        "view; not rolling back", block)
+            return
+        ancestor = next((n for n in numbers if node[n]["hash"] == stored[n]), None)
+        if ancestor is None:
+            raise ReorgTooDeep(
+                f"the chain reorganised below block {max(0, block - window)}, deeper than the "
+                f"{window} stored blocks of sync.reorg_window; nothing was changed. Re-sync into a "
+                "fresh database, or raise sync.reorg_window"
+            )
+        final_seen = self._db(store.load_finalized_block, chain_id)
+        limit = max(x for x in (finalized, final_seen, -1) if x is not None)
+        if ancestor < limit:
+            raise ReorgTooDeep(
+                f"the node reorganised blocks {ancestor + 1}-{block}, below the finalized block "
+                f"{limit}; refusing to roll back finalized data. Check the RPC endpoint"
+            )
+        deleted = self._db(store.rewind, chain_id, ancestor, stored[ancestor])
+        depth = block - ancestor
+        self.reorgs.append((ancestor + 1, depth))
+        log.warning("reorg: blocks %d-%d replaced (depth %d); rolled back %d logs to block %d",
+                    ancestor + 1, block, depth, deleted, ancestor)
+
+    def _backfill(self, lo: int, target: int, head: int, next_block: dict[str, int],
+                  prev_hash: str | None, state: DecodeState) -> None:
         total = target - lo + 1
         if self.on_backfill:
             self.on_backfill(total)
         out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
         fetch_stop = threading.Event()
+        window_from = head - self.config.sync.reorg_window + 1
         fetcher = Fetcher(self.config, self.fetch_rpc, lo, target, next_block, state, out,
-                          fetch_stop, self.sizer)
+                          fetch_stop, self.sizer, prev_hash, window_from)
         fetcher.start()
-        done_blocks = 0
         last = time.monotonic()
         try:
             while True:
@@ -300,15 +454,11 @@ class Syncer:
                 if isinstance(item, BaseException):
                     raise item
                 batch: Batch = item
-                store.write_batch(conn, self.config.chain.id, batch.rows, batch.headers,
-                                  batch.tokens, batch.checkpoint)
-                for symbol in batch.tokens:
-                    next_block[symbol] = batch.to_block + 1
+                self._write(batch)
                 now = time.monotonic()
                 n = len(batch.rows)
                 rate = n / (now - last) if now > last else 0.0
                 last = now
-                done_blocks = batch.to_block - lo + 1
                 s = self.summary
                 s.batches += 1
                 s.events += n
@@ -317,7 +467,7 @@ class Syncer:
                 log.info("blocks %d-%d: %d events, %.0f events/s", batch.from_block,
                          batch.to_block, n, rate)
                 if self.on_progress:
-                    self.on_progress(done_blocks, total, n)
+                    self.on_progress(batch.to_block - lo + 1, total, n)
         finally:
             fetch_stop.set()
             fetcher.join(timeout=10)

@@ -56,9 +56,22 @@ CREATE TABLE checkpoints (
     PRIMARY KEY (chain_id, token)
 );
 
--- Every Transfer log, PAXG fee legs included and flagged.
+-- The node's view of the chain at the last head poll. Rows at or below finalized_block can no
+-- longer be rolled back by a reorg; NULL when the node does not support the finalized tag.
+CREATE TABLE chain_heads (
+    chain_id         integer     PRIMARY KEY,
+    head_block       bigint      NOT NULL,
+    safe_block       bigint,
+    finalized_block  bigint,
+    updated_at       timestamptz NOT NULL DEFAULT now()
+);
+
+-- Every Transfer log, PAXG fee legs included and flagged. is_final: the block is at or below
+-- the node's finalized block, so no reorg can remove this row.
 CREATE VIEW transfers AS
-SELECT chain_id, token, block_number, block_time, tx_hash, log_index,
-       from_address, to_address, amount, is_fee, block_hash
-FROM logs
-WHERE event = 'Transfer';
+SELECT l.chain_id, l.token, l.block_number, l.block_time, l.tx_hash, l.log_index,
+       l.from_address, l.to_address, l.amount, l.is_fee, l.block_hash,
+       coalesce(l.block_number <= h.finalized_block, false) AS is_final
+FROM logs l
+LEFT JOIN chain_heads h ON h.chain_id = l.chain_id
+WHERE l.event = 'Transfer';

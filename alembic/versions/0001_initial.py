@@ -1,4 +1,4 @@
-"""Initial schema: tokens, logs, blocks, checkpoints and the transfers view.
+"""Initial schema: tokens, logs, blocks, checkpoints, chain_heads and the transfers view.
 
 Revision ID: 0001
 Revises:
@@ -23,4 +23,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS transfers")
-    op.execute("DROP TABLE IF EXISTS checkpoints, blocks, logs, tokens")
+    op.execute("DROP TABLE IF EXISTS chain_heads, checkpoints, blocks, logs, tokens")

@@ -1,0 +1,372 @@
+"""A fault-injecting HTTP proxy for Ethereum JSON-RPC, for tests.
+
+It sits between the indexer and a real node (anvil) and, per request, either forwards the body
+unchanged or injects one of the failures real providers produce (see FACTS.md, "JSON-RPC provider
+limits the scanner meets"). Decisions come from `random.Random(seed)`, so a seed and a sequence of
+requests give a reproducible sequence of faults.
+
+    with FaultProxy(anvil.url, seed=7, rate=0.3) as proxy:
+        run_the_scanner(rpc_url=proxy.url)
+    assert proxy.counts["forwarded"] > 0
+
+Standard library plus `requests` only.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+
+ALL_FAULTS: tuple[str, ...] = (
+    "http_429",
+    "http_500",
+    "timeout",
+    "truncated",
+    "range_hint",
+    "range_inverted_hint",
+    "range_no_hint",
+    "credits",
+    "null_block",
+    "lagging_head",
+    "missing_logs",
+)
+# Faults that make sense for any request, batch or not.
+GENERIC_FAULTS = ("http_429", "http_500", "timeout", "truncated", "credits")
+RANGE_FAULTS = ("range_hint", "range_inverted_hint", "range_no_hint")
+# The path part of `url`, standing in for a provider API key (which must never be logged).
+SECRET_PATH = "/v3/faultproxy-secret-key-0123456789abcdef"
+LAG_BLOCKS = 5
+UPSTREAM_TIMEOUT = 30.0
+
+
+class _Exchange:
+    """One incoming request: its parsed body, and the upstream answer, fetched at most once."""
+
+    def __init__(self, proxy: "FaultProxy", body: bytes, payload: Any):
+        self.proxy = proxy
+        self.body = body
+        self.payload = payload
+        self.is_batch = isinstance(payload, list)
+        self.method = (payload.get("method") if isinstance(payload, dict) else None) or ""
+        self._upstream: tuple[int, str, bytes] | None = None
+
+    @property
+    def label(self) -> str:
+        return "batch" if self.is_batch else (self.method or "?")
+
+    def upstream(self) -> tuple[int, str, bytes]:
+        if self._upstream is None:
+            self._upstream = self.proxy._forward(self.body)
+        return self._upstream
+
+    def upstream_json(self) -> Any:
+        status, _, body = self.upstream()
+        if status != 200:
+            return None
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, *, seed: int, rate: float = 0.0,
+                 faults: tuple[str, ...] = ALL_FAULTS, timeout_seconds: float = 3.0):
+        unknown = set(faults) - set(ALL_FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault classes: {sorted(unknown)}")
+        self.upstream = upstream
+        self.seed = seed
+        self.rate = rate
+        self.faults = tuple(faults)
+        self.timeout_seconds = timeout_seconds
+        self.counts: collections.Counter = collections.Counter()
+        self.events: list[tuple[str, str]] = []  # (fault, method) for every injected fault
+        self.decisions: list[str] = []  # fault name or "forwarded", per JSON request, in order
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._retry_after_toggle = 0
+        self._stopping = threading.Event()
+        self._local = threading.local()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> "FaultProxy":
+        if self._server is not None:
+            return self
+        proxy = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.proxy = proxy
+        self._stopping.clear()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{port}{SECRET_PATH}"
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name=f"faultproxy-{port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes handlers sleeping in a "timeout" fault
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def __enter__(self) -> "FaultProxy":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def set_rate(self, rate: float) -> None:
+        with self._lock:
+            self.rate = rate
+
+    # --- decisions -------------------------------------------------------------------------
+
+    def _draw(self) -> tuple[bool, float]:
+        """Two draws per JSON request, always, so the stream of decisions does not depend on
+        which faults happen to apply."""
+        with self._lock:
+            u = self._rng.random()
+            v = self._rng.random()
+            return u < self.rate, v
+
+    def _record(self, fault: str, method: str) -> None:
+        with self._lock:
+            self.decisions.append(fault)
+            self.counts[fault] += 1
+            if fault != "forwarded":
+                self.events.append((fault, method))
+
+    def _applicable(self, ex: _Exchange) -> list[str]:
+        allowed = set(self.faults)
+        out = [f for f in GENERIC_FAULTS if f in allowed]
+        if ex.is_batch:
+            if "null_block" in allowed and any(
+                    isinstance(e, dict) and e.get("method") == "eth_getBlockByNumber"
+                    for e in ex.payload):
+                out.append("null_block")
+            return out
+        if ex.method == "eth_getBlockByNumber" and "null_block" in allowed:
+            out.append("null_block")
+        if ex.method == "eth_blockNumber" and "lagging_head" in allowed:
+            out.append("lagging_head")
+        if ex.method == "eth_getLogs":
+            if allowed & set(RANGE_FAULTS) and self._log_range(ex) is not None:
+                out.extend(f for f in RANGE_FAULTS if f in allowed)
+            if "lagging_head" in allowed:
+                out.append("lagging_head")
+            if "missing_logs" in allowed:
+                data = ex.upstream_json()
+                if (isinstance(data, dict) and isinstance(data.get("result"), list)
+                        and len(data["result"]) >= 2):
+                    out.append("missing_logs")
+        # keep the order of ALL_FAULTS so the choice is stable for a seed
+        return [f for f in ALL_FAULTS if f in out]
+
+    def _log_range(self, ex: _Exchange) -> tuple[int, int] | None:
+        """(fromBlock, toBlock) of a single eth_getLogs spanning more than one block."""
+        params = ex.payload.get("params")
+        if not isinstance(params, list) or not params or not isinstance(params[0], dict):
+            return None
+        flt = params[0]
+        if flt.get("blockHash") is not None:
+            return None
+        try:
+            lo = self._block_number(flt.get("fromBlock", "latest"))
+            hi = self._block_number(flt.get("toBlock", "latest"))
+        except (ValueError, TypeError, requests.RequestException):
+            return None
+        if lo is None or hi is None or hi <= lo:
+            return None
+        return lo, hi
+
+    def _block_number(self, tag: Any) -> int | None:
+        if isinstance(tag, int):
+            return tag
+        if not isinstance(tag, str):
+            return None
+        if tag == "earliest":
+            return 0
+        if tag in ("latest", "pending", "safe", "finalized"):
+            _, _, body = self._forward(json.dumps(
+                {"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber", "params": []}).encode())
+            return int(json.loads(body)["result"], 16)
+        return int(tag, 16)
+
+    # --- upstream --------------------------------------------------------------------------
+
+    def _forward(self, body: bytes) -> tuple[int, str, bytes]:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        try:
+            r = session.post(self.upstream, data=body,
+                             headers={"Content-Type": "application/json"},
+                             timeout=UPSTREAM_TIMEOUT)
+        except requests.RequestException as e:
+            return 502, "text/plain", f"upstream error: {type(e).__name__}".encode()
+        return r.status_code, r.headers.get("Content-Type", "application/json"), r.content
+
+    # --- responses -------------------------------------------------------------------------
+
+    def _handle(self, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        """The response to send (status, headers, body), or None to drop the connection."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, (dict, list)):
+            status, ctype, out = self._forward(body)
+            self._record("forwarded", "")
+            return status, {"Content-Type": ctype}, out
+
+        ex = _Exchange(self, body, payload)
+        inject, v = self._draw()
+        fault = None
+        if inject:
+            applicable = self._applicable(ex)
+            if applicable:
+                fault = applicable[min(int(v * len(applicable)), len(applicable) - 1)]
+        if fault is None:
+            status, ctype, out = ex.upstream()
+            self._record("forwarded", ex.label)
+            return status, {"Content-Type": ctype}, out
+
+        self._record(fault, ex.label)
+        return getattr(self, f"_fault_{fault}")(ex)
+
+    @staticmethod
+    def _json(obj: Any, status: int = 200) -> tuple[int, dict[str, str], bytes]:
+        return status, {"Content-Type": "application/json"}, json.dumps(obj).encode()
+
+    @staticmethod
+    def _rpc_error(ex: _Exchange, code: int, message: str) -> dict:
+        rid = ex.payload.get("id") if isinstance(ex.payload, dict) else None
+        return {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
+
+    def _fault_http_429(self, ex):
+        with self._lock:
+            retry_after = str(self._retry_after_toggle)
+            self._retry_after_toggle ^= 1
+        return 429, {"Content-Type": "application/json", "Retry-After": retry_after}, \
+            b'{"error":"rate limited"}'
+
+    def _fault_http_500(self, ex):
+        return 500, {"Content-Type": "text/plain"}, b"Internal Server Error"
+
+    def _fault_timeout(self, ex):
+        self._stopping.wait(self.timeout_seconds)
+        return None
+
+    def _fault_truncated(self, ex):
+        _, ctype, out = ex.upstream()
+        return 200, {"Content-Type": ctype}, out[: len(out) // 2]
+
+    def _fault_range_hint(self, ex):
+        lo, hi = self._log_range(ex)
+        mid = (lo + hi) // 2
+        return self._json(self._rpc_error(
+            ex, -32005, f"query returned more than 10000 results. "
+                        f"Try with this block range [{hex(lo)}, {hex(mid)}]."))
+
+    def _fault_range_inverted_hint(self, ex):
+        lo, hi = self._log_range(ex)
+        mid = (lo + hi) // 2
+        return self._json(self._rpc_error(
+            ex, -32602, "Log response size exceeded. You can make eth_getLogs requests with up "
+                        "to a 2K block range and no limit on the response size, or you can "
+                        "request any block range with a cap of 10K logs in the response. Based "
+                        "on your parameters, this block range should work: "
+                        f"[{hex(mid)}, {hex(lo)}]"))
+
+    def _fault_range_no_hint(self, ex):
+        return self._json(self._rpc_error(ex, -32600, "block range is too wide"))
+
+    def _fault_credits(self, ex):
+        return self._json(self._rpc_error(ex, -32012, "credits limited"))
+
+    def _fault_null_block(self, ex):
+        data = ex.upstream_json()
+        if ex.is_batch:
+            ids = [e.get("id") for e in ex.payload
+                   if isinstance(e, dict) and e.get("method") == "eth_getBlockByNumber"]
+            if isinstance(data, list):
+                for item in data:
+                    if isinstance(item, dict) and item.get("id") in ids:
+                        item.pop("error", None)
+                        item["result"] = None
+                        break
+                return self._json(data)
+        elif isinstance(data, dict):
+            data.pop("error", None)
+            data["result"] = None
+            return self._json(data)
+        status, ctype, out = ex.upstream()  # upstream failed: pass its answer through
+        return status, {"Content-Type": ctype}, out
+
+    def _fault_lagging_head(self, ex):
+        if ex.method == "eth_getLogs":
+            return self._json(self._rpc_error(
+                ex, -32000, "block range extends beyond current head block"))
+        data = ex.upstream_json()
+        if isinstance(data, dict) and isinstance(data.get("result"), str):
+            data["result"] = hex(max(0, int(data["result"], 16) - LAG_BLOCKS))
+            return self._json(data)
+        status, ctype, out = ex.upstream()
+        return status, {"Content-Type": ctype}, out
+
+    def _fault_missing_logs(self, ex):
+        data = ex.upstream_json()  # applicability guaranteed a list of >= 2 logs
+        data["result"] = data["result"][:-1]
+        return self._json(data)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    proxy: FaultProxy
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        answer = self.proxy._handle(body)
+        if answer is None:  # "timeout": no response at all, just a closed connection
+            self.close_connection = True
+            return
+        status, headers, out = answer
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def do_GET(self) -> None:  # noqa: N802
+        out = b"POST JSON-RPC only"
+        self.send_response(405)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, format: str, *args) -> None:  # quiet; the path holds the "API key"
+        pass

@@ -1,0 +1,264 @@
+"""tests/faultproxy.py against a real anvil: each fault class is observable, rate 0 is a
+transparent proxy, and a seed gives a reproducible sequence of decisions."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import requests
+
+from tests.faultproxy import ALL_FAULTS, FaultProxy
+
+pytestmark = pytest.mark.integration
+
+BATCH_FAULTS = {"http_429", "http_500", "timeout", "truncated", "credits", "null_block"}
+
+
+def req(method: str, params: list | None = None, rid=1) -> dict:
+    return {"jsonrpc": "2.0", "id": rid, "method": method, "params": params or []}
+
+
+def post(url: str, payload, timeout: float = 10) -> requests.Response:
+    data = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+    return requests.post(url, data=data, headers={"Content-Type": "application/json"},
+                         timeout=timeout)
+
+
+def get_logs(lo, hi, rid=1, **extra) -> dict:
+    flt = {"fromBlock": lo if isinstance(lo, str) else hex(lo),
+           "toBlock": hi if isinstance(hi, str) else hex(hi), **extra}
+    return req("eth_getLogs", [flt], rid)
+
+
+@pytest.fixture
+def mined(anvil):
+    anvil.rpc("anvil_mine", ["0x20"])
+    return anvil
+
+
+def only(mined, fault: str, **kw) -> FaultProxy:
+    return FaultProxy(mined.url, seed=1, rate=1.0, faults=(fault,), **kw)
+
+
+def assert_injected(proxy: FaultProxy, fault: str, n: int = 1) -> None:
+    assert proxy.counts[fault] == n
+    assert sum(1 for f, _ in proxy.events if f == fault) == n
+
+
+# --- rate 0 ----------------------------------------------------------------------------------
+
+def test_rate_zero_forwards_everything_unchanged(mined):
+    payloads = [
+        req("eth_chainId"),
+        req("eth_blockNumber", rid="str-id"),
+        req("eth_getBlockByNumber", ["0x3", False], rid=42),
+        req("eth_getBlockByNumber", ["0x999", False]),  # not found: result null
+        get_logs(0, "latest"),
+        [req("eth_blockNumber", rid=1), req("eth_getBlockByNumber", ["0x1", False], rid=2)],
+        b"this is not json",
+        [],
+    ]
+    with FaultProxy(mined.url, seed=3, rate=0.0) as proxy:
+        assert proxy.url.startswith("http://127.0.0.1:")
+        for p in payloads:
+            direct, via = post(mined.url, p), post(proxy.url, p)
+            assert via.status_code == direct.status_code
+            assert via.json() == direct.json()
+    assert proxy.events == []
+    assert proxy.counts == {"forwarded": len(payloads)}
+
+
+# --- each fault class --------------------------------------------------------------------------
+
+def test_http_429_alternates_retry_after(mined):
+    with only(mined, "http_429") as proxy:
+        answers = [post(proxy.url, req("eth_blockNumber")) for _ in range(3)]
+        batch = post(proxy.url, [req("eth_blockNumber"), req("eth_chainId", rid=2)])
+    for r in answers + [batch]:
+        assert r.status_code == 429
+        assert r.json() == {"error": "rate limited"}
+    assert [r.headers["Retry-After"] for r in answers + [batch]] == ["0", "1", "0", "1"]
+    assert proxy.counts == {"http_429": 4}
+    assert proxy.events[-1] == ("http_429", "batch")
+
+
+def test_http_500(mined):
+    with only(mined, "http_500") as proxy:
+        r = post(proxy.url, req("eth_blockNumber"))
+    assert r.status_code == 500
+    assert r.headers["Content-Type"].startswith("text/plain")
+    with pytest.raises(ValueError):
+        r.json()
+    assert proxy.events == [("http_500", "eth_blockNumber")]
+
+
+def test_timeout_closes_without_answer(mined):
+    with only(mined, "timeout", timeout_seconds=2) as proxy:
+        with pytest.raises(requests.Timeout):
+            post(proxy.url, req("eth_blockNumber"), timeout=1)
+        proxy.set_rate(0.0)  # the proxy still serves others while one handler sleeps
+        assert post(proxy.url, req("eth_blockNumber")).json()["result"] == "0x20"
+    assert proxy.counts == {"timeout": 1, "forwarded": 1}
+
+
+def test_truncated_returns_half_the_body(mined):
+    payload = req("eth_getBlockByNumber", ["0x5", False])
+    batch = [req("eth_blockNumber"), req("eth_getBlockByNumber", ["0x5", False], rid=2)]
+    with only(mined, "truncated") as proxy:
+        for p in (payload, batch):
+            full = post(mined.url, p).content
+            r = post(proxy.url, p)
+            assert r.status_code == 200
+            assert r.content == full[: len(full) // 2]
+            with pytest.raises(ValueError):
+                r.json()
+    assert proxy.counts == {"truncated": 2}
+
+
+HINT = re.compile(r"\[(0x[0-9a-f]+), (0x[0-9a-f]+)\]")
+
+
+def test_range_hint_is_valid(mined):
+    with only(mined, "range_hint") as proxy:
+        body = post(proxy.url, get_logs(2, 0x20, rid=9)).json()
+    assert body["id"] == 9 and "result" not in body
+    assert body["error"]["code"] == -32005
+    assert body["error"]["message"] == ("query returned more than 10000 results. "
+                                        "Try with this block range [0x2, 0x11].")
+    lo, hi = (int(x, 16) for x in HINT.search(body["error"]["message"]).groups())
+    assert 2 <= lo < hi < 0x20
+    assert proxy.events == [("range_hint", "eth_getLogs")]
+
+
+def test_range_inverted_hint(mined):
+    with only(mined, "range_inverted_hint") as proxy:
+        body = post(proxy.url, get_logs(2, 0x20, rid="x")).json()
+    assert body["id"] == "x"
+    assert body["error"]["code"] == -32602
+    assert body["error"]["message"].startswith("Log response size exceeded.")
+    assert body["error"]["message"].endswith("this block range should work: [0x11, 0x2]")
+
+
+def test_range_no_hint_and_tags(mined):
+    with only(mined, "range_no_hint") as proxy:
+        # "earliest".."latest" is resolved against upstream: spans 0x0..0x20
+        body = post(proxy.url, get_logs("earliest", "latest")).json()
+        assert body["error"] == {"code": -32600, "message": "block range is too wide"}
+        # not applicable: one block, a blockHash filter, a batch, another method
+        block5 = mined.rpc("eth_getBlockByNumber", ["0x5", False])
+        for p in (get_logs(5, 5), req("eth_getLogs", [{"blockHash": block5["hash"]}]),
+                  [get_logs(0, 0x20)], req("eth_blockNumber")):
+            direct, via = post(mined.url, p).json(), post(proxy.url, p).json()
+            assert via == direct
+    assert proxy.counts == {"range_no_hint": 1, "forwarded": 4}
+
+
+def test_range_hint_with_latest(mined):
+    with only(mined, "range_hint") as proxy:
+        body = post(proxy.url, get_logs(0x10, "latest")).json()
+    assert body["error"]["message"].endswith("[0x10, 0x18].")
+
+
+def test_credits_single_and_batch(mined):
+    with only(mined, "credits") as proxy:
+        single = post(proxy.url, req("eth_chainId", rid=5)).json()
+        batch = post(proxy.url, [req("eth_chainId", rid=1), req("eth_blockNumber", rid=2)]).json()
+    assert single == {"jsonrpc": "2.0", "id": 5,
+                      "error": {"code": -32012, "message": "credits limited"}}
+    assert isinstance(batch, dict)  # one error object for the whole batch, not an array
+    assert batch["error"] == {"code": -32012, "message": "credits limited"}
+    assert proxy.events == [("credits", "eth_chainId"), ("credits", "batch")]
+
+
+def test_null_block_single_and_batch(mined):
+    batch = [req("eth_blockNumber", rid=1), req("eth_getBlockByNumber", ["0x3", False], rid=2),
+             req("eth_getBlockByNumber", ["0x4", False], rid=3)]
+    with only(mined, "null_block") as proxy:
+        single = post(proxy.url, req("eth_getBlockByNumber", ["0x3", False], rid=7)).json()
+        assert single == {"jsonrpc": "2.0", "id": 7, "result": None}
+        direct = {e["id"]: e for e in post(mined.url, batch).json()}
+        via = post(proxy.url, batch).json()
+        assert isinstance(via, list) and len(via) == 3
+        via = {e["id"]: e for e in via}
+        nulled = [i for i in (2, 3) if via[i]["result"] is None]
+        assert len(nulled) == 1
+        assert all(via[i] == direct[i] for i in (1, 2, 3) if i not in nulled)
+        # not applicable elsewhere
+        assert post(proxy.url, req("eth_blockNumber")).json()["result"] == "0x20"
+        assert post(proxy.url, [req("eth_blockNumber")]).json()[0]["result"] == "0x20"
+    assert proxy.counts == {"null_block": 2, "forwarded": 2}
+
+
+def test_lagging_head(mined):
+    with only(mined, "lagging_head") as proxy:
+        head = post(proxy.url, req("eth_blockNumber")).json()
+        logs = post(proxy.url, get_logs(5, 5, rid=3)).json()
+        untouched = post(proxy.url, req("eth_chainId")).json()
+    assert head["result"] == hex(0x20 - 5)
+    assert logs == {"jsonrpc": "2.0", "id": 3, "error": {
+        "code": -32000, "message": "block range extends beyond current head block"}}
+    assert untouched["result"] == "0x7a69"
+    assert proxy.events == [("lagging_head", "eth_blockNumber"), ("lagging_head", "eth_getLogs")]
+
+
+def test_lagging_head_not_below_zero(anvil):
+    with FaultProxy(anvil.url, seed=1, rate=1.0, faults=("lagging_head",)) as proxy:
+        assert post(proxy.url, req("eth_blockNumber")).json()["result"] == "0x0"
+
+
+def test_missing_logs(chain):
+    chain.send(chain.xaut.functions.mint(chain.users[0], 1), chain.deployer)
+    everything = get_logs(0, "latest")
+    direct = post(chain.anvil.url, everything).json()["result"]
+    assert len(direct) >= 2
+    with FaultProxy(chain.anvil.url, seed=1, rate=1.0, faults=("missing_logs",)) as proxy:
+        via = post(proxy.url, everything).json()
+        assert via["result"] == direct[:-1]
+        # fewer than two logs: nothing to drop, forwarded as is
+        assert post(proxy.url, get_logs(0, 0)).json()["result"] == []
+    assert proxy.counts == {"missing_logs": 1, "forwarded": 1}
+
+
+# --- decisions, counts ------------------------------------------------------------------------
+
+def run_sequence(url: str, seed: int, faults=tuple(f for f in ALL_FAULTS if f != "timeout")):
+    script = [req("eth_blockNumber"), get_logs(0, 0x20), req("eth_getBlockByNumber", ["0x2", False]),
+              [req("eth_chainId", rid=1), req("eth_getBlockByNumber", ["0x1", False], rid=2)],
+              b"not json"] * 8
+    with FaultProxy(url, seed=seed, rate=0.5, faults=faults) as proxy:
+        for p in script:
+            post(proxy.url, p)
+    return proxy, len(script)
+
+
+def test_same_seed_same_decisions_and_counts_add_up(mined):
+    a, n = run_sequence(mined.url, seed=1234)
+    b, _ = run_sequence(mined.url, seed=1234)
+    c, _ = run_sequence(mined.url, seed=99)
+    assert a.decisions == b.decisions and a.events == b.events and a.counts == b.counts
+    assert a.decisions != c.decisions
+    for p in (a, b, c):
+        assert sum(p.counts.values()) == n  # each request counted once
+        injected = sum(v for k, v in p.counts.items() if k != "forwarded")
+        assert injected == len(p.events) > 0
+        assert p.counts["forwarded"] >= 8  # the non-JSON bodies are never faulted
+        for fault, method in p.events:
+            if method == "batch":
+                assert fault in BATCH_FAULTS
+
+
+def test_set_rate(mined):
+    with FaultProxy(mined.url, seed=5, rate=1.0, faults=("http_500",)) as proxy:
+        assert post(proxy.url, req("eth_blockNumber")).status_code == 500
+        proxy.set_rate(0.0)
+        assert post(proxy.url, req("eth_blockNumber")).json()["result"] == "0x20"
+        proxy.set_rate(1.0)
+        assert post(proxy.url, req("eth_blockNumber")).status_code == 500
+    assert proxy.counts == {"http_500": 2, "forwarded": 1}
+
+
+def test_unknown_fault_rejected(anvil):
+    with pytest.raises(ValueError):
+        FaultProxy(anvil.url, seed=0, faults=("nope",))
