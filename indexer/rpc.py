@@ -87,7 +87,8 @@ _SLOW_DOWN_PATTERNS = re.compile(
     re.IGNORECASE,
 )
 _LAGGING_PATTERNS = re.compile(
-    r"beyond current head|header not found|unknown block|block not found|after last accepted",
+    r"beyond current head|header not found|unknown block|block not found|after last accepted"
+    r"|BlockOutOfRange|block height is \d+ but requested",
     re.IGNORECASE,
 )
 _HINT_BRACKETS = re.compile(r"\[\s*(0x[0-9a-fA-F]+)\s*,\s*(0x[0-9a-fA-F]+)\s*\]")

@@ -373,6 +373,12 @@ class Syncer:
                     if once and min(self._load_positions()[0].values()) > target:
                         break
                     continue
+                # Caught up. A reorg that keeps the height (or shortens the chain) brings no new
+                # range to notice it by, so check that our checkpoint blocks are still canonical.
+                moved = self._checkpoint_off_chain(next_block, hashes, head)
+                if moved is not None:
+                    self._handle_reorg(moved, finalized)
+                    continue
                 if once:
                     break
                 self._prune(finalized)
@@ -385,6 +391,18 @@ class Syncer:
                 self.conn.close()
             self.rpc.close()
             self.fetch_rpc.close()
+
+    def _checkpoint_off_chain(self, next_block: dict[str, int], hashes: dict[str, str | None],
+                              head: int) -> int | None:
+        """The highest checkpoint block whose stored hash the node no longer has, if any.
+        Blocks above the node's head are left alone: the node may just be behind."""
+        blocks = {next_block[s] - 1: h for s, h in hashes.items()
+                  if h is not None and next_block[s] - 1 <= head}
+        if not blocks:
+            return None
+        node = self.rpc.fetch_headers(sorted(blocks), chunk=self.config.sync.header_batch)
+        off = [n for n, h in blocks.items() if node[n]["hash"] != h]
+        return max(off) if off else None
 
     def _prune(self, finalized: int | None) -> None:
         if finalized is None:
@@ -402,9 +420,10 @@ class Syncer:
         stored = self._db(store.load_block_hashes, chain_id, max(0, block - window), block)
         # Re-read before acting: a lagging or load-balanced node can answer from an older view.
         time.sleep(REORG_RECHECK_SECONDS)
-        numbers = sorted(stored, reverse=True)
+        head = self.rpc.fetch_block_number()
+        numbers = sorted((n for n in stored if n <= head), reverse=True)
         node = self.rpc.fetch_headers(numbers, chunk=cfg.sync.header_batch) if numbers else {}
-        if block in stored and node.get(block, {}).get("hash") == stored[block]:
+        if block in node and node[block]["hash"] == stored[block]:
             log.warning("block %d still has our hash on re-read: the node answered from an older "
                         "view; not rolling back", block)
             return

@@ -102,6 +102,21 @@ start_block = {self.deploy_block}
         self.send(x.mint(u[5], 1_000_000), self.deployer)
         self.send(x.transfer(u[6], 400_000), u[5])
 
+    def reorg(self, depth: int, salt: int = 0) -> None:
+        """Replace the last `depth` blocks with new ones that carry different token activity
+        (an XAUT mint and a PAXG mint in each new block)."""
+        txs = []
+        for offset in range(depth):
+            amount = 1_000 + 17 * salt + offset
+            for contract, fn, sender in (
+                (self.xaut, self.xaut.functions.mint(self.users[offset % 3], amount), self.deployer),
+                (self.paxg, self.paxg.functions.increaseSupply(amount), self.controller),
+            ):
+                tx = {"from": sender, "to": contract.address, "gas": 300_000,
+                      "data": fn._encode_transaction_data()}
+                txs.append([tx, offset])
+        self.anvil.rpc("anvil_reorg", [depth, txs])
+
     def holders(self) -> list[str]:
         return self.accounts
 

@@ -1,0 +1,109 @@
+"""Reorganisations made with anvil_reorg: after the chain settles, every table equals a fresh
+sync of the final chain, row for row; reorgs too deep to handle are refused."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from tests.integration.test_sync import dump_tables, run_cli, stored_logs, chain_logs, sync_once
+
+pytestmark = pytest.mark.integration
+
+
+def fresh_sync(chain, tmp_path, database_factory, **sync) -> dict:
+    url = database_factory()
+    path = tmp_path / f"fresh{time.monotonic_ns()}.toml"
+    path.write_text(chain.config_toml(url, **sync))
+    sync_once(path)
+    return dump_tables(url)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5, 8])
+def test_sync_rolls_back_and_matches_fresh_sync_after_reorg(chain, devnet_config, database_url,
+                                                           tmp_path, database_factory, depth):
+    chain.script_history()
+    sync_once(devnet_config)
+    before = len(stored_logs(database_url))
+    chain.reorg(depth, salt=depth)
+    result = run_cli("--config", str(devnet_config), "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert "reorg: blocks" in result.output or "reorg: blocks" in str(result.stderr_bytes or b"")
+    after = dump_tables(database_url)
+    assert after == fresh_sync(chain, tmp_path, database_factory)
+    assert {(r[1], r[2]) for r in after["logs"]} == {(lg[0], lg[1]) for lg in chain_logs(chain)}
+    assert len(after["logs"]) != before or depth > 0
+
+
+def test_reorg_deeper_than_window_is_refused_and_changes_nothing(chain, tmp_path, database_url):
+    chain.script_history()
+    path = tmp_path / "small-window.toml"
+    path.write_text(chain.config_toml(database_url, reorg_window=3))
+    sync_once(path)
+    before = dump_tables(database_url)
+    chain.reorg(6)
+    result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 3
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: the chain reorganised below block ")
+    assert "deeper than the 3 stored blocks of sync.reorg_window; nothing was changed" in last
+    assert dump_tables(database_url) == before
+
+
+def test_reorg_below_finalized_block_is_refused(chain, tmp_path, database_url):
+    # anvil calls head-64 finalized: a reorg of 70 blocks forks below it.
+    chain.script_history()
+    chain.anvil.rpc("anvil_mine", [hex(80)])
+    chain.script_more()
+    sync_once_path = tmp_path / "c.toml"
+    sync_once_path.write_text(chain.config_toml(database_url))
+    sync_once(sync_once_path)
+    before = dump_tables(database_url)
+    chain.reorg(70)
+    result = run_cli("--config", str(sync_once_path), "sync", "--once")
+    assert result.exit_code == 3, result.output
+    assert "below the finalized block" in result.output
+    assert dump_tables(database_url) == before
+
+
+def test_daemon_follows_head_through_repeated_reorgs(chain, tmp_path, database_url, database_factory):
+    chain.script_history()
+    path = tmp_path / "follow.toml"
+    path.write_text(chain.config_toml(database_url, poll_interval=0.1))
+    log_path = tmp_path / "sync.log"
+    proc = subprocess.Popen([sys.executable, "-m", "indexer", "--config", str(path), "sync"],
+                            stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"))
+
+    def wait_caught_up():
+        head = chain.w3.eth.block_number
+        head_hash = chain.w3.eth.get_block(head).hash.to_0x_hex()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, log_path.read_text()
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute("SELECT min(block_number), min(block_hash) FROM checkpoints").fetchone()
+            if row == (head, head_hash):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"sync did not reach {head}: {log_path.read_text()[-2000:]}")
+
+    try:
+        wait_caught_up()
+        depths = [1, 3, 2, 5, 1, 4]
+        for i, depth in enumerate(depths):
+            chain.script_more()
+            wait_caught_up()
+            chain.reorg(depth, salt=100 + i)
+            wait_caught_up()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+    log_text = log_path.read_text()
+    assert code == 0, log_text
+    assert log_text.count("reorg: blocks") == len(depths), log_text
+    assert dump_tables(database_url) == fresh_sync(chain, tmp_path, database_factory)
