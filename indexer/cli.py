@@ -13,7 +13,7 @@ import click
 from indexer import __version__
 from indexer.config import Config, load_config
 from indexer.errors import IndexerError
-from indexer.rpc import redact_url
+from indexer.rpc import RedactingFilter, redact_text, redact_url, register_secret_url
 
 log = logging.getLogger("indexer")
 
@@ -22,7 +22,7 @@ class UserError(click.ClickException):
     """An IndexerError shown as `Error: message`, with its own exit code (2 for bad config)."""
 
     def __init__(self, exc: IndexerError):
-        super().__init__(str(exc))
+        super().__init__(redact_text(str(exc)))
         self.exit_code = exc.exit_code
 
 
@@ -34,10 +34,14 @@ class Context:
     database_url: str | None
 
     def load(self) -> Config:
-        return load_config(
+        config = load_config(
             self.config_path,
             overrides={"rpc.url": self.rpc_url, "database.url": self.database_url},
         )
+        for url in (config.rpc.url, *config.rpc.fallback_urls):
+            if url:
+                register_secret_url(url)
+        return config
 
 
 def _setup_logging(level: str) -> None:
@@ -51,6 +55,7 @@ def _setup_logging(level: str) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level)
     # Libraries chatter at INFO; keep their warnings only.
@@ -125,7 +130,7 @@ def sync(ctx: Context, once: bool) -> None:
 
     _run(require_rpc_url, config)
     url = _run(_database_url, ctx, config, keep_running=False)
-    _run(migrate.upgrade, url)
+    _run(migrate.upgrade, url, wait=True)
     stop = threading.Event()
     install_signal_handlers(stop)
     syncer = _run(Syncer, config, url, stop)

@@ -31,6 +31,12 @@ class RpcConfig:
     timeout: float = 30.0
     # Attempts per request before giving up (with jittered exponential back-off in between).
     max_attempts: int = 8
+    # More endpoints of the same chain: a retryable fault moves the next attempt to the next one.
+    fallback_urls: tuple[str, ...] = ()
+    # First back-off in seconds after a retryable fault; it doubles (jittered) up to 30 s.
+    backoff_seconds: float = 0.5
+    # Requests per second per endpoint; 0 = no limit. Set it to the provider plan's rate.
+    max_requests_per_second: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +102,19 @@ _SECTIONS: dict[str, type] = {
 
 
 def _field_types(cls: type) -> dict[str, Any]:
-    hints = {"str | None": str, "int": int, "float": float, "bool": bool, "int | None": int}
+    hints = {"str | None": str, "int": int, "float": float, "bool": bool, "int | None": int,
+             "tuple[str, ...]": tuple}
     return {f.name: hints[f.type] for f in dataclasses.fields(cls)}
 
 
 def _coerce(key: str, value: Any, kind: type, from_env: bool) -> Any:
     """Check (file) or parse (environment) one value against its type."""
+    if kind is tuple:
+        if from_env:
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key} must be a list of strings, got {value!r}")
+        return tuple(value)
     if from_env:
         try:
             if kind is bool:
@@ -124,7 +137,8 @@ def _coerce(key: str, value: Any, kind: type, from_env: bool) -> Any:
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}[kind]
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            tuple: "a list of strings"}[kind]
 
 
 def find_config_file(explicit: str | None) -> Path | None:
@@ -256,11 +270,19 @@ def _check_address(key: str, value: str) -> str:
 
 
 def _validate(config: Config) -> None:
-    url = config.rpc.url
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise ConfigError(f"rpc.url must start with http:// or https://, got {url.split(':')[0]}:…")
+    for key, url in [("rpc.url", config.rpc.url)] + [
+        (f"rpc.fallback_urls[{i}]", u) for i, u in enumerate(config.rpc.fallback_urls)
+    ]:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{key} must start with http:// or https://, got {url.split(':')[0]}:…")
+    if not config.rpc.max_requests_per_second >= 0 or not math.isfinite(
+        config.rpc.max_requests_per_second
+    ):
+        raise ConfigError("rpc.max_requests_per_second must be 0 (no limit) or more")
     if not config.rpc.timeout > 0 or not math.isfinite(config.rpc.timeout):
         raise ConfigError("rpc.timeout must be a positive number of seconds")
+    if not config.rpc.backoff_seconds >= 0 or not math.isfinite(config.rpc.backoff_seconds):
+        raise ConfigError("rpc.backoff_seconds must be 0 or more")
     if config.rpc.max_attempts < 1:
         raise ConfigError("rpc.max_attempts must be at least 1")
     if config.chain.id <= 0:

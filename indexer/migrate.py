@@ -29,6 +29,18 @@ def alembic_config(database_url: str) -> AlembicConfig:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the schema up to `revision` (idempotent: applied revisions are skipped)."""
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", *, wait: bool = False) -> None:
+    """Bring the schema up to `revision` (idempotent: applied revisions are skipped).
+
+    With `wait`, first wait (with back-off) for PostgreSQL to accept connections."""
+    import sqlalchemy.exc
+
+    from indexer import store
+    from indexer.errors import DatabaseError
+
+    store.connect(database_url, attempts=store.CONNECT_ATTEMPTS if wait else 1).close()
+    try:
+        command.upgrade(alembic_config(database_url), revision)
+    except sqlalchemy.exc.DBAPIError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)[:200]
+        raise DatabaseError(f"migration failed: {first}") from None

@@ -14,6 +14,7 @@ import itertools
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 from urllib.parse import urlsplit
@@ -51,6 +52,50 @@ def redact_url(url: str) -> str:
         return "<rpc>"
     tail = "/…" if (parts.path not in ("", "/") or parts.query) else ""
     return f"{parts.scheme}://{host}{port}{tail}"
+
+
+# Every secret-bearing piece of every RPC URL in use. `redact_text` scrubs them from any text
+# that reaches a user: log records (RedactingFilter on the CLI's handler) and error messages.
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+
+
+def register_secret_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    pieces = {url}
+    if parts is not None:
+        if parts.path not in ("", "/"):
+            pieces.add(parts.path.strip("/"))
+        if parts.query:
+            pieces.add(parts.query)
+        if parts.password:
+            pieces.add(parts.password)
+    with _SECRETS_LOCK:
+        # Longest first, so a URL is replaced whole before its own path would be.
+        _SECRETS.update(p for p in pieces if len(p) >= 4)
+
+
+def redact_text(text: str) -> str:
+    with _SECRETS_LOCK:
+        secrets = sorted(_SECRETS, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, redact_url(secret) if "://" in secret else "…")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs registered RPC URL secrets from every record passing the handler it sits on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact_text(message)
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        return True
 
 
 class RetryableRpcError(Exception):
@@ -145,19 +190,60 @@ class RpcStats:
     retries: int = 0
 
 
-class RpcClient:
-    """JSON-RPC over HTTP for one endpoint. One client per thread."""
+class Endpoint:
+    """One RPC URL with its request-rate limit, shared by every client that uses it."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0, max_attempts: int = 8):
+    def __init__(self, url: str, max_requests_per_second: float = 0.0):
+        register_secret_url(url)
         self.url = url
         self.safe_url = redact_url(url)
+        self._interval = 1.0 / max_requests_per_second if max_requests_per_second > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self.chain_checked = False  # set once eth_chainId answered with the expected id
+
+    def wait_turn(self) -> None:
+        """Sleep until this endpoint may take another request (no-op without a limit)."""
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            time.sleep(start - now)
+
+
+def make_endpoints(urls: Sequence[str], max_requests_per_second: float = 0.0) -> list[Endpoint]:
+    return [Endpoint(u, max_requests_per_second) for u in urls]
+
+
+class RpcClient:
+    """JSON-RPC over HTTP. One client per thread; endpoints (and their rate limits) can be shared.
+
+    With several endpoints, a retryable fault moves the next attempt to the next endpoint
+    (failover); the client stays on an endpoint while it answers.
+    """
+
+    def __init__(self, endpoints: str | Sequence[Endpoint], *, timeout: float = 30.0,
+                 max_attempts: int = 8, backoff: float = BACKOFF_MULTIPLIER,
+                 chain_id: int | None = None):
+        if isinstance(endpoints, str):
+            endpoints = [Endpoint(endpoints)]
+        self.endpoints = list(endpoints)
+        self._current = 0
         self.timeout = timeout
         self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.chain_id = chain_id  # when set, every endpoint is checked against it before use
         self.stats = RpcStats()
         self._session = requests.Session()
         self._session.headers["Content-Type"] = "application/json"
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+
+    @property
+    def safe_url(self) -> str:
+        return self.endpoints[self._current].safe_url
 
     def close(self) -> None:
         self._session.close()
@@ -165,28 +251,58 @@ class RpcClient:
     # -- transport ---------------------------------------------------------------------------
 
     def _post(self, body: bytes) -> Any:
-        """One HTTP POST; returns the parsed JSON or raises a classified exception."""
-        self.stats.requests += 1
+        """One HTTP POST; returns the parsed JSON or raises a classified exception. A retryable
+        fault moves this client to the next endpoint."""
+        endpoint = self.endpoints[self._current]
         try:
-            resp = self._session.post(self.url, data=body, timeout=self.timeout)
+            if self.chain_id is not None and not endpoint.chain_checked:
+                self._check_endpoint(endpoint)
+            return self._post_to(endpoint, body)
+        except RetryableRpcError:
+            if len(self.endpoints) > 1:
+                self._current = (self._current + 1) % len(self.endpoints)
+            raise
+
+    def _check_endpoint(self, endpoint: Endpoint) -> None:
+        """A failover must never switch chains: ask each endpoint its chain id before using it."""
+        body = orjson.dumps({"jsonrpc": "2.0", "id": 0, "method": "eth_chainId", "params": []})
+        payload = self._post_to(endpoint, body)
+        if not isinstance(payload, dict) or not isinstance(payload.get("result"), str):
+            if isinstance(payload, dict) and payload.get("error") is not None:
+                raise classify_error(payload["error"])
+            raise RetryableRpcError(f"unexpected eth_chainId answer from {endpoint.safe_url}")
+        actual = int(payload["result"], 16)
+        if actual != self.chain_id:
+            raise ChainMismatch(
+                f"RPC endpoint {endpoint.safe_url} serves chain id {actual}, but the config says "
+                f"{self.chain_id}: fix [chain] id or the RPC URL"
+            )
+        endpoint.chain_checked = True
+
+    def _post_to(self, endpoint: Endpoint, body: bytes) -> Any:
+        endpoint.wait_turn()
+        self.stats.requests += 1
+        url, safe_url = endpoint.url, endpoint.safe_url
+        try:
+            resp = self._session.post(url, data=body, timeout=self.timeout)
         except requests.Timeout:
-            raise RetryableRpcError(f"time-out after {self.timeout:g}s from {self.safe_url}") from None
+            raise RetryableRpcError(f"time-out after {self.timeout:g}s from {safe_url}") from None
         except requests.RequestException as exc:
             raise RetryableRpcError(
-                f"cannot reach {self.safe_url}: {type(exc).__name__}"
+                f"cannot reach {safe_url}: {type(exc).__name__}"
             ) from None
         if resp.status_code == 429:
             raise RateLimited(
-                f"HTTP 429 from {self.safe_url}", _parse_retry_after(resp.headers.get("Retry-After"))
+                f"HTTP 429 from {safe_url}", _parse_retry_after(resp.headers.get("Retry-After"))
             )
         if resp.status_code >= 500 or resp.status_code in (408, 425):
-            raise RetryableRpcError(f"HTTP {resp.status_code} from {self.safe_url}")
+            raise RetryableRpcError(f"HTTP {resp.status_code} from {safe_url}")
         try:
             payload = orjson.loads(resp.content)
         except orjson.JSONDecodeError:
             if resp.status_code >= 400:
-                raise RpcError(f"HTTP {resp.status_code} from {self.safe_url}") from None
-            raise RetryableRpcError(f"garbled JSON body from {self.safe_url}") from None
+                raise RpcError(f"HTTP {resp.status_code} from {safe_url}") from None
+            raise RetryableRpcError(f"garbled JSON body from {safe_url}") from None
         return payload
 
     def _with_retries(self, fn, what: str):
@@ -194,7 +310,7 @@ class RpcClient:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, RateLimited) and exc.retry_after is not None:
                 return exc.retry_after
-            return wait_random_exponential(multiplier=BACKOFF_MULTIPLIER, max=BACKOFF_MAX_SECONDS)(state)
+            return wait_random_exponential(multiplier=self.backoff, max=BACKOFF_MAX_SECONDS)(state)
 
         def before_sleep(state: RetryCallState) -> None:
             self.stats.retries += 1

