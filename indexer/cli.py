@@ -141,8 +141,9 @@ def sync(ctx: Context, once: bool) -> None:
         syncer.on_progress = progress.update
         summary = _run(syncer.run, once=once)
     log.info(
-        "done: %d events in %d blocks, %.1fs (%.0f events/s)%s",
+        "done: %d events in %d blocks, %.1fs (%.0f events/s), %d RPC requests (%d retried)%s",
         summary.events, summary.blocks, summary.seconds, summary.events_per_second,
+        summary.rpc_requests, summary.rpc_retries,
         "; stopped on request" if summary.stopped else "",
     )
 

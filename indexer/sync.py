@@ -66,6 +66,8 @@ class SyncSummary:
     seconds: float = 0.0
     last_block: int | None = None
     stopped: bool = False
+    rpc_requests: int = 0
+    rpc_retries: int = 0
 
     @property
     def events_per_second(self) -> float:
@@ -391,6 +393,8 @@ class Syncer:
             self.summary.stopped = self.stop.is_set()
             return self.summary
         finally:
+            self.summary.rpc_requests = self.rpc.stats.requests + self.fetch_rpc.stats.requests
+            self.summary.rpc_retries = self.rpc.stats.retries + self.fetch_rpc.stats.retries
             if self.conn is not None:
                 self.conn.close()
             self.rpc.close()
