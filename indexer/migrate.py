@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
+from indexer.resources import resource_dir
+
 log = logging.getLogger(__name__)
 
 
-def _resources() -> Path:
-    """Where alembic.ini lives: the installed package's copy, else the source checkout."""
-    packaged = Path(__file__).resolve().parent / "_resources"
-    if (packaged / "alembic.ini").is_file():
-        return packaged
-    return Path(__file__).resolve().parent.parent
-
-
 def alembic_config(database_url: str) -> AlembicConfig:
-    root = _resources()
+    root = resource_dir()
     cfg = AlembicConfig(str(root / "alembic.ini"))
     cfg.set_main_option("script_location", str(root / "alembic"))
     cfg.attributes["database_url"] = database_url

@@ -17,6 +17,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from indexer.decode import LOG_COLUMNS
 from indexer.errors import DatabaseError, SyncLocked
+from indexer.resources import sql_statements
 from indexer.tokens import Token
 
 log = logging.getLogger(__name__)
@@ -140,9 +141,12 @@ def write_batch(
     checkpoint: Header,
     window_from: int | None = None,
     rows_from: int | None = None,
+    token_from: dict[str, int] | None = None,
 ) -> None:
     """Store one batch and move the checkpoints of `checkpoint_tokens` to `checkpoint`, atomically.
 
+    `token_from` gives each token's first block in this batch (tokens can be at different
+    checkpoints); the derived tables get exactly the logs this batch added.
     `rows_from` is the batch's first block. The header of the block the checkpoints leave
     (rows_from - 1) is dropped unless a log, another checkpoint
     or the reorg window (blocks from `window_from` on) still needs it, so `blocks` holds the
@@ -153,6 +157,10 @@ def write_batch(
             with cur.copy(_COPY_LOGS) as copy:
                 for row in rows:
                     copy.write_row(row)
+            for token, first in (token_from or {}).items():
+                params = {"chain_id": chain_id, "token": token, "lo": first, "hi": checkpoint.number}
+                for statement in sql_statements("derived_add.sql"):
+                    cur.execute(statement, params)
             all_headers = list(headers)
             if all(h.number != checkpoint.number for h in all_headers):
                 all_headers.append(checkpoint)
@@ -198,9 +206,13 @@ def load_block_hashes(conn: psycopg.Connection, chain_id: int, lo: int, hi: int)
 def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash: str) -> int:
     """Delete everything above block `ancestor` and move checkpoints back to it, atomically.
 
-    Returns the number of logs deleted. Every table that holds per-block data is listed here.
+    Returns the number of logs deleted. Every table that holds per-block data is listed here;
+    the derived tables are brought back first, from the very logs about to be deleted.
     """
     with conn.transaction():
+        params = {"chain_id": chain_id, "ancestor": ancestor}
+        for statement in sql_statements("derived_remove.sql"):
+            conn.execute(statement, params)
         deleted = conn.execute(
             "DELETE FROM logs WHERE chain_id = %s AND block_number > %s", (chain_id, ancestor)
         ).rowcount

@@ -56,6 +56,7 @@ class Batch:
     checkpoint: Header
     tokens: tuple[str, ...]
     window_from: int
+    token_from: dict[str, int]
 
 
 @dataclass
@@ -182,6 +183,7 @@ def fetch_batch(
         checkpoint=headers[hi],
         tokens=tuple(t.symbol for t in tokens),
         window_from=window_from,
+        token_from={t.symbol: max(lo, next_block[t.symbol]) for t in tokens},
     )
 
 
@@ -326,7 +328,8 @@ class Syncer:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 store.write_batch(self.conn, chain_id, batch.rows, batch.headers, batch.tokens,
-                                  batch.checkpoint, batch.window_from, batch.from_block)
+                                  batch.checkpoint, batch.window_from, batch.from_block,
+                                  batch.token_from)
                 return
             except store.CONNECTION_ERRORS as exc:
                 if attempt == WRITE_ATTEMPTS:

@@ -66,6 +66,10 @@ def dump_tables(database_url) -> dict[str, list]:
                 "SELECT chain_id, token, block_number, block_hash FROM checkpoints ORDER BY token"
             ).fetchall(),
             "tokens": conn.execute("SELECT * FROM tokens ORDER BY symbol").fetchall(),
+            "daily_stats": conn.execute("SELECT * FROM daily_stats ORDER BY 1, 2, 3").fetchall(),
+            "participants": conn.execute("SELECT * FROM participants ORDER BY 1, 2, 3, 4, 5, 6").fetchall(),
+            "period_uniques": conn.execute("SELECT * FROM period_uniques ORDER BY 1, 2, 3, 4").fetchall(),
+            "holder_state": conn.execute("SELECT * FROM holder_state ORDER BY 1, 2, 3").fetchall(),
         }
 
 

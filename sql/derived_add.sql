@@ -1,0 +1,86 @@
+-- Add token %(token)s's Transfer logs of blocks [%(lo)s, %(hi)s] of chain %(chain_id)s to the
+-- derived tables.
+-- Run in the ingest transaction, right after the logs were copied in. Statements are separated
+-- by a line holding only ";" (store.py splits them).
+
+INSERT INTO daily_stats AS d (chain_id, token, day, n_logs, minted, burned, n_mints, n_burns,
+                              n_transfers, volume, n_fees, fees)
+SELECT chain_id, token, (block_time AT TIME ZONE 'UTC')::date,
+       count(*),
+       coalesce(sum(amount) FILTER (WHERE from_address = '0x0000000000000000000000000000000000000000'), 0),
+       coalesce(sum(amount) FILTER (WHERE to_address = '0x0000000000000000000000000000000000000000'), 0),
+       count(*) FILTER (WHERE from_address = '0x0000000000000000000000000000000000000000'),
+       count(*) FILTER (WHERE to_address = '0x0000000000000000000000000000000000000000'),
+       count(*) FILTER (WHERE NOT is_fee AND from_address <> '0x0000000000000000000000000000000000000000'
+                              AND to_address <> '0x0000000000000000000000000000000000000000'),
+       coalesce(sum(amount) FILTER (WHERE NOT is_fee AND from_address <> '0x0000000000000000000000000000000000000000'
+                              AND to_address <> '0x0000000000000000000000000000000000000000'), 0),
+       count(*) FILTER (WHERE is_fee AND amount > 0),
+       coalesce(sum(amount) FILTER (WHERE is_fee), 0)
+FROM logs
+WHERE chain_id = %(chain_id)s AND token = %(token)s AND block_number BETWEEN %(lo)s AND %(hi)s
+      AND event = 'Transfer'
+GROUP BY chain_id, token, (block_time AT TIME ZONE 'UTC')::date
+ON CONFLICT (chain_id, token, day) DO UPDATE SET
+    n_logs = d.n_logs + EXCLUDED.n_logs,
+    minted = d.minted + EXCLUDED.minted, burned = d.burned + EXCLUDED.burned,
+    n_mints = d.n_mints + EXCLUDED.n_mints, n_burns = d.n_burns + EXCLUDED.n_burns,
+    n_transfers = d.n_transfers + EXCLUDED.n_transfers, volume = d.volume + EXCLUDED.volume,
+    n_fees = d.n_fees + EXCLUDED.n_fees, fees = d.fees + EXCLUDED.fees
+;
+-- New participants of a period (xmax = 0: the row was inserted, not updated) raise its count.
+WITH t AS (
+    SELECT chain_id, token, (block_time AT TIME ZONE 'UTC')::date AS day, from_address, to_address
+    FROM logs
+    WHERE chain_id = %(chain_id)s AND token = %(token)s AND block_number BETWEEN %(lo)s AND %(hi)s
+      AND event = 'Transfer'
+      AND NOT is_fee
+      AND from_address <> '0x0000000000000000000000000000000000000000'
+      AND to_address <> '0x0000000000000000000000000000000000000000'
+), p AS (
+    SELECT t.chain_id, t.token, g.period, g.start, r.role, r.address, count(*) AS n
+    FROM t
+    CROSS JOIN LATERAL (VALUES ('s', t.from_address), ('r', t.to_address)) AS r(role, address)
+    CROSS JOIN LATERAL (VALUES ('d', t.day), ('m', date_trunc('month', t.day)::date)) AS g(period, start)
+    GROUP BY t.chain_id, t.token, g.period, g.start, r.role, r.address
+), ins AS (
+    INSERT INTO participants AS x (chain_id, token, period, start, role, address, n)
+    SELECT chain_id, token, period, start, role, address, n FROM p
+    ON CONFLICT (chain_id, token, period, start, role, address) DO UPDATE SET n = x.n + EXCLUDED.n
+    RETURNING chain_id, token, period, start, role, (xmax = 0) AS is_new
+)
+INSERT INTO period_uniques AS u (chain_id, token, period, start, senders, receivers)
+SELECT chain_id, token, period, start,
+       count(*) FILTER (WHERE is_new AND role = 's'), count(*) FILTER (WHERE is_new AND role = 'r')
+FROM ins
+GROUP BY chain_id, token, period, start
+ON CONFLICT (chain_id, token, period, start) DO UPDATE SET
+    senders = u.senders + EXCLUDED.senders, receivers = u.receivers + EXCLUDED.receivers
+;
+WITH legs AS (
+    SELECT chain_id, token, to_address AS address, amount AS delta, block_number, block_time
+    FROM logs
+    WHERE chain_id = %(chain_id)s AND token = %(token)s AND block_number BETWEEN %(lo)s AND %(hi)s
+      AND event = 'Transfer'
+      AND to_address <> '0x0000000000000000000000000000000000000000'
+    UNION ALL
+    SELECT chain_id, token, from_address, -amount, block_number, block_time
+    FROM logs
+    WHERE chain_id = %(chain_id)s AND token = %(token)s AND block_number BETWEEN %(lo)s AND %(hi)s
+      AND event = 'Transfer'
+      AND from_address <> '0x0000000000000000000000000000000000000000'
+)
+INSERT INTO holder_state AS h (chain_id, token, address, balance, n_transfers, first_block,
+                               first_time, last_block, last_time)
+SELECT chain_id, token, address, sum(delta), count(*), min(block_number), min(block_time),
+       max(block_number), max(block_time)
+FROM legs
+GROUP BY chain_id, token, address
+ON CONFLICT (chain_id, token, address) DO UPDATE SET
+    balance = h.balance + EXCLUDED.balance,
+    n_transfers = h.n_transfers + EXCLUDED.n_transfers,
+    first_block = least(h.first_block, EXCLUDED.first_block),
+    first_time = least(h.first_time, EXCLUDED.first_time),
+    last_block = greatest(h.last_block, EXCLUDED.last_block),
+    last_time = greatest(h.last_time, EXCLUDED.last_time)
+;

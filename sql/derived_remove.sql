@@ -1,0 +1,105 @@
+-- Take the Transfer logs above block %(ancestor)s of chain %(chain_id)s off the derived tables,
+-- exactly: the reorg rollback runs this in its transaction, before it deletes those logs.
+-- Afterwards every derived row equals what a fresh sync up to %(ancestor)s would hold.
+
+WITH gone AS (
+    SELECT chain_id, token, (block_time AT TIME ZONE 'UTC')::date AS day,
+           count(*) AS n_logs,
+           coalesce(sum(amount) FILTER (WHERE from_address = '0x0000000000000000000000000000000000000000'), 0) AS minted,
+           coalesce(sum(amount) FILTER (WHERE to_address = '0x0000000000000000000000000000000000000000'), 0) AS burned,
+           count(*) FILTER (WHERE from_address = '0x0000000000000000000000000000000000000000') AS n_mints,
+           count(*) FILTER (WHERE to_address = '0x0000000000000000000000000000000000000000') AS n_burns,
+           count(*) FILTER (WHERE NOT is_fee AND from_address <> '0x0000000000000000000000000000000000000000'
+                                  AND to_address <> '0x0000000000000000000000000000000000000000') AS n_transfers,
+           coalesce(sum(amount) FILTER (WHERE NOT is_fee AND from_address <> '0x0000000000000000000000000000000000000000'
+                                  AND to_address <> '0x0000000000000000000000000000000000000000'), 0) AS volume,
+           count(*) FILTER (WHERE is_fee AND amount > 0) AS n_fees,
+           coalesce(sum(amount) FILTER (WHERE is_fee), 0) AS fees
+    FROM logs
+    WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
+    GROUP BY chain_id, token, (block_time AT TIME ZONE 'UTC')::date
+)
+UPDATE daily_stats d SET
+    n_logs = d.n_logs - g.n_logs, minted = d.minted - g.minted, burned = d.burned - g.burned,
+    n_mints = d.n_mints - g.n_mints, n_burns = d.n_burns - g.n_burns,
+    n_transfers = d.n_transfers - g.n_transfers, volume = d.volume - g.volume,
+    n_fees = d.n_fees - g.n_fees, fees = d.fees - g.fees
+FROM gone g
+WHERE d.chain_id = g.chain_id AND d.token = g.token AND d.day = g.day
+;
+DELETE FROM daily_stats WHERE chain_id = %(chain_id)s AND n_logs = 0
+;
+WITH t AS (
+    SELECT chain_id, token, (block_time AT TIME ZONE 'UTC')::date AS day, from_address, to_address
+    FROM logs
+    WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
+      AND NOT is_fee
+      AND from_address <> '0x0000000000000000000000000000000000000000'
+      AND to_address <> '0x0000000000000000000000000000000000000000'
+), p AS (
+    SELECT t.chain_id, t.token, g.period, g.start, r.role, r.address, count(*) AS n
+    FROM t
+    CROSS JOIN LATERAL (VALUES ('s', t.from_address), ('r', t.to_address)) AS r(role, address)
+    CROSS JOIN LATERAL (VALUES ('d', t.day), ('m', date_trunc('month', t.day)::date)) AS g(period, start)
+    GROUP BY t.chain_id, t.token, g.period, g.start, r.role, r.address
+)
+UPDATE participants x SET n = x.n - p.n
+FROM p
+WHERE x.chain_id = p.chain_id AND x.token = p.token AND x.period = p.period
+  AND x.start = p.start AND x.role = p.role AND x.address = p.address
+;
+WITH gone AS (
+    DELETE FROM participants WHERE chain_id = %(chain_id)s AND n = 0
+    RETURNING chain_id, token, period, start, role
+), c AS (
+    SELECT chain_id, token, period, start,
+           count(*) FILTER (WHERE role = 's') AS s, count(*) FILTER (WHERE role = 'r') AS r
+    FROM gone GROUP BY chain_id, token, period, start
+)
+UPDATE period_uniques u SET senders = u.senders - c.s, receivers = u.receivers - c.r
+FROM c
+WHERE u.chain_id = c.chain_id AND u.token = c.token AND u.period = c.period AND u.start = c.start
+;
+DELETE FROM period_uniques WHERE chain_id = %(chain_id)s AND senders = 0 AND receivers = 0
+;
+WITH legs AS (
+    SELECT chain_id, token, to_address AS address, amount AS delta
+    FROM logs
+    WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
+      AND to_address <> '0x0000000000000000000000000000000000000000'
+    UNION ALL
+    SELECT chain_id, token, from_address, -amount
+    FROM logs
+    WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
+      AND from_address <> '0x0000000000000000000000000000000000000000'
+), g AS (
+    SELECT chain_id, token, address, sum(delta) AS delta, count(*) AS n
+    FROM legs GROUP BY chain_id, token, address
+)
+UPDATE holder_state h SET balance = h.balance - g.delta, n_transfers = h.n_transfers - g.n
+FROM g
+WHERE h.chain_id = g.chain_id AND h.token = g.token AND h.address = g.address
+;
+DELETE FROM holder_state WHERE chain_id = %(chain_id)s AND n_transfers = 0
+;
+-- Last activity of the addresses whose last transfer is being rolled back: the latest one at or
+-- below the ancestor (found through the per-address indexes on logs).
+UPDATE holder_state h SET last_block = x.block_number, last_time = x.block_time
+FROM holder_state h2
+CROSS JOIN LATERAL (
+    SELECT block_number, block_time FROM (
+        (SELECT block_number, block_time FROM logs
+         WHERE chain_id = h2.chain_id AND token = h2.token AND event = 'Transfer'
+           AND from_address = h2.address AND block_number <= %(ancestor)s
+         ORDER BY block_number DESC LIMIT 1)
+        UNION ALL
+        (SELECT block_number, block_time FROM logs
+         WHERE chain_id = h2.chain_id AND token = h2.token AND event = 'Transfer'
+           AND to_address = h2.address AND block_number <= %(ancestor)s
+         ORDER BY block_number DESC LIMIT 1)
+    ) both_sides
+    ORDER BY block_number DESC LIMIT 1
+) x
+WHERE h2.chain_id = %(chain_id)s AND h2.last_block > %(ancestor)s
+  AND h.chain_id = h2.chain_id AND h.token = h2.token AND h.address = h2.address
+;
