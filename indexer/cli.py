@@ -227,3 +227,197 @@ def db_stop(ctx: Context) -> None:
 
     stopped = _run(pgserver.stop, ctx.data_dir)
     click.echo("stopped" if stopped else f"not running ({ctx.data_dir})")
+
+
+def _open_db(ctx: Context, config: Config):
+    """Connect (embedded server if no URL), with the schema up to date."""
+    from indexer import migrate, store
+
+    url = _run(_database_url, ctx, config, keep_running=False)
+    _run(migrate.upgrade, url)
+    return _run(store.connect, url)
+
+
+@main.command("export")
+@click.argument("view", required=False)
+@click.option("-o", "--output", default=None, metavar="FILE",
+              help="Write here (default stdout); a name ending in .gz is gzip-compressed.")
+@click.option("--token", type=click.Choice(["PAXG", "XAUT"]), default=None, help="Only this token.")
+@click.option("--since", default=None, metavar="DATE", help="From this date/time (UTC), inclusive.")
+@click.option("--until", default=None, metavar="DATE", help="Up to this date/time (UTC), exclusive.")
+@click.option("--as-of-block", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Only rows at or below block N (views with a block_number).")
+@click.option("--list", "list_views", is_flag=True, help="List the views that can be exported.")
+@click.pass_obj
+def export_cmd(ctx: Context, view, output, token, since, until, as_of_block, list_views) -> None:
+    """Export a view as CSV (header row, RFC 4180).
+
+    \b
+    Example:
+        indexer export --list
+        indexer export volume_daily --token PAXG --since 2024-01-01 -o paxg-volume.csv
+        indexer export transfers --as-of-block 19000000 -o transfers.csv.gz
+    """
+    from indexer import export
+
+    if list_views:
+        width = max(len(v) for v in export.VIEWS)
+        for name, spec in export.VIEWS.items():
+            click.echo(f"{name:<{width}}  {spec.description}")
+        return
+    if view is None:
+        raise click.UsageError("name a VIEW, or use --list to see them")
+    when_since = _run(export.parse_when, since, "--since") if since else None
+    when_until = _run(export.parse_when, until, "--until") if until else None
+    query = _run(export.build_query, view, token=token, since=when_since, until=when_until,
+                 as_of_block=as_of_block)
+    config = _run(ctx.load)
+    conn = _open_db(ctx, config)
+    try:
+        write, close = _run(export.open_output, output)
+        _run(export.export, conn, query, write)
+        close()
+    finally:
+        conn.close()
+
+
+@main.command("verify")
+@click.option("--block", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Compare at block N (default: the checkpoint block).")
+@click.option("--top", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Check the K largest holders.")
+@click.option("--sample", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Also check this many other holders, chosen at random.")
+@click.pass_obj
+def verify_cmd(ctx: Context, block, top, sample) -> None:
+    """Compare indexed supply and balances with totalSupply() and balanceOf() on chain.
+
+    Runs eth_call at the checkpoint block (or --block N) for each token's total supply, its
+    largest holders and a random sample of the others, prints a table, and exits 1 on any
+    difference. A past block needs an archive node (most full nodes keep only recent state).
+
+    \b
+    Example:
+        indexer verify
+        indexer verify --block 19000000 --top 100 --sample 50
+    """
+    from indexer import store
+    from indexer.config import require_rpc_url
+    from indexer.rpc import RpcClient
+    from indexer.verify import verify_token
+
+    config = _run(ctx.load)
+    url = _run(require_rpc_url, config)
+    conn = _open_db(ctx, config)
+    rpc = RpcClient(url, timeout=config.rpc.timeout, max_attempts=config.rpc.max_attempts,
+                    chain_id=config.chain.id)
+    try:
+        checkpoints = _run(store.load_checkpoints, conn, config.chain.id)
+        tokens = [t for t in config.enabled_tokens if t.symbol in checkpoints]
+        if not tokens:
+            raise UserError(IndexerError("nothing indexed yet: run `indexer sync` first"))
+        at = block if block is not None else min(checkpoints[t.symbol].block_number for t in tokens)
+        beyond = [t.symbol for t in tokens if checkpoints[t.symbol].block_number < at]
+        if beyond:
+            raise UserError(IndexerError(
+                f"block {at} is above the checkpoint of {', '.join(beyond)}: pick a lower --block"))
+        checks = []
+        for token in tokens:
+            checks += _run(verify_token, conn, rpc, config.chain.id, token, at, top=top, sample=sample)
+    finally:
+        conn.close()
+        rpc.close()
+    click.echo(f"block {at}")
+    click.echo(f"{'token':<5}  {'what':<42}  {'indexed':>40}  {'on chain':>40}  result")
+    for c in checks:
+        click.echo(f"{c.token:<5}  {c.what:<42}  {c.indexed:>40}  {c.chain:>40}  "
+                   f"{'ok' if c.ok else 'DIFFERENT'}")
+    bad = sum(not c.ok for c in checks)
+    click.echo(f"{len(checks) - bad} of {len(checks)} checks agree")
+    if bad:
+        raise click.exceptions.Exit(1)
+
+
+@main.group("label")
+def label_group() -> None:
+    """Name addresses (issuers, treasuries, exchanges, ...) for the views.
+
+    \b
+    Example:
+        indexer label add 0x5754284f345afc66a98fbb0a0afe71e0f007b949 "Tether treasury" --kind treasury
+        indexer label list
+    """
+
+
+LABEL_KINDS = ["issuer", "treasury", "exchange", "bridge", "contract", "other"]
+
+
+@label_group.command("add")
+@click.argument("address")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(LABEL_KINDS), default="other", show_default=True,
+              help="issuer and treasury are left out of the 'excluding_issuers' figures.")
+@click.pass_obj
+def label_add(ctx: Context, address: str, name: str, kind: str) -> None:
+    """Add or rename a label.
+
+    \b
+    Example:
+        indexer label add 0x28c6c06298d514db089934071355e5743bf21d60 "Binance 14" --kind exchange
+    """
+    from indexer import store
+    from indexer.config import check_address
+
+    addr = _run(check_address, "ADDRESS", address)
+    if not name.strip() or "\n" in name or "\r" in name:
+        raise click.BadParameter("must be one line of text", param_hint="NAME")
+    config = _run(ctx.load)
+    conn = _open_db(ctx, config)
+    try:
+        _run(store.add_label, conn, config.chain.id, addr, name.strip(), kind)
+    finally:
+        conn.close()
+    click.echo(f"{addr}  {name.strip()}  ({kind})")
+
+
+@label_group.command("remove")
+@click.argument("address")
+@click.pass_obj
+def label_remove(ctx: Context, address: str) -> None:
+    """Remove a label.
+
+    \b
+    Example:
+        indexer label remove 0x28c6c06298d514db089934071355e5743bf21d60
+    """
+    from indexer import store
+    from indexer.config import check_address
+
+    addr = _run(check_address, "ADDRESS", address)
+    config = _run(ctx.load)
+    conn = _open_db(ctx, config)
+    try:
+        removed = _run(store.remove_label, conn, config.chain.id, addr)
+    finally:
+        conn.close()
+    click.echo("removed" if removed else f"no label for {addr}")
+
+
+@label_group.command("list")
+@click.pass_obj
+def label_list(ctx: Context) -> None:
+    """List labels of the configured chain.
+
+    \b
+    Example:
+        indexer label list
+    """
+    from indexer import store
+
+    config = _run(ctx.load)
+    conn = _open_db(ctx, config)
+    try:
+        for address, name, kind in _run(store.list_labels, conn, config.chain.id):
+            click.echo(f"{address}  {kind:<8}  {name}")
+    finally:
+        conn.close()

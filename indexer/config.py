@@ -256,6 +256,11 @@ def _build_token(symbol: str, body: dict[str, Any], env: Mapping[str, str], sour
     )
 
 
+def check_address(key: str, value: str) -> str:
+    """A 0x-hex address, checksum-verified when mixed case; returned lowercase."""
+    return _check_address(key, value)
+
+
 def _check_address(key: str, value: str) -> str:
     if not value.startswith("0x") or not is_hex_address(value):
         raise ConfigError(f"{key} = {value!r} is not a 20-byte 0x-hex address")

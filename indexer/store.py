@@ -252,3 +252,94 @@ def prune_headers(conn: psycopg.Connection, chain_id: int, lo: int, hi: int) -> 
            AND NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.chain_id = b.chain_id AND c.block_number = b.number)""",
         (chain_id, lo, hi),
     ).rowcount
+
+
+def copy_csv_out(conn: psycopg.Connection, query: sql.Composable, write) -> None:
+    """Stream `query` as CSV with a header row through `write(bytes)` (COPY ... TO STDOUT)."""
+    statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(query)
+    with conn.cursor() as cur:
+        with cur.copy(statement) as copy:
+            for chunk in copy:
+                write(bytes(chunk))
+
+
+def view_columns(conn: psycopg.Connection, view: str) -> list[str]:
+    rows = conn.execute(
+        """SELECT column_name FROM information_schema.columns
+           WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position""",
+        (view,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def add_label(conn: psycopg.Connection, chain_id: int, address: str, name: str, kind: str) -> None:
+    conn.execute(
+        """INSERT INTO labels (chain_id, address, name, kind) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (chain_id, address) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind""",
+        (chain_id, address, name, kind),
+    )
+
+
+def remove_label(conn: psycopg.Connection, chain_id: int, address: str) -> bool:
+    return conn.execute(
+        "DELETE FROM labels WHERE chain_id = %s AND address = %s", (chain_id, address)
+    ).rowcount > 0
+
+
+def list_labels(conn: psycopg.Connection, chain_id: int) -> list[tuple[str, str, str]]:
+    return conn.execute(
+        "SELECT address, name, kind FROM labels WHERE chain_id = %s ORDER BY kind, name", (chain_id,)
+    ).fetchall()
+
+
+def indexed_supply(conn: psycopg.Connection, chain_id: int, token: str, block: int) -> int:
+    """Σ minted − Σ burned over Transfer logs up to `block` (through the supply index)."""
+    row = conn.execute(
+        """SELECT coalesce(sum(CASE WHEN from_address = '0x0000000000000000000000000000000000000000'
+                                   THEN amount ELSE -amount END), 0)
+           FROM logs
+           WHERE chain_id = %s AND token = %s AND block_number <= %s AND event = 'Transfer'
+             AND (from_address = '0x0000000000000000000000000000000000000000'
+                  OR to_address = '0x0000000000000000000000000000000000000000')""",
+        (chain_id, token, block),
+    ).fetchone()
+    return int(row[0])
+
+
+def indexed_balances(conn: psycopg.Connection, chain_id: int, token: str, block: int,
+                     addresses: list[str]) -> dict[str, int]:
+    """Balances at `block` summed from Transfer logs (through the per-address indexes)."""
+    rows = conn.execute(
+        """SELECT a.address,
+                  coalesce((SELECT sum(amount) FROM logs WHERE chain_id = %(c)s AND token = %(t)s
+                            AND event = 'Transfer' AND to_address = a.address
+                            AND block_number <= %(b)s), 0)
+                - coalesce((SELECT sum(amount) FROM logs WHERE chain_id = %(c)s AND token = %(t)s
+                            AND event = 'Transfer' AND from_address = a.address
+                            AND block_number <= %(b)s), 0)
+           FROM unnest(%(a)s::text[]) AS a(address)""",
+        {"c": chain_id, "t": token, "b": block, "a": addresses},
+    ).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def pick_holders(conn: psycopg.Connection, chain_id: int, token: str, top: int,
+                 sample: int, seed: float) -> list[str]:
+    """The `top` largest current holders plus a seeded random sample of `sample` others."""
+    top_rows = conn.execute(
+        """SELECT address FROM holder_state WHERE chain_id = %s AND token = %s AND balance > 0
+           ORDER BY balance DESC, address LIMIT %s""",
+        (chain_id, token, top),
+    ).fetchall()
+    chosen = [r[0] for r in top_rows]
+    if sample > 0:
+        with conn.transaction():
+            conn.execute("SELECT setseed(%s)", (seed,))
+            rest = conn.execute(
+                """SELECT address FROM holder_state
+                   WHERE chain_id = %s AND token = %s AND NOT (address = ANY(%s))
+                   ORDER BY random() LIMIT %s""",
+                (chain_id, token, chosen, sample),
+            ).fetchall()
+        chosen += [r[0] for r in rest]
+    return chosen

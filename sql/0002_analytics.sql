@@ -84,15 +84,21 @@ INSERT INTO labels (chain_id, address, name, kind) VALUES
 
 -- Views ---------------------------------------------------------------------------------------
 
+-- A raw amount in whole tokens, exactly: 10 ^ -decimals is exact in numeric, and so is the
+-- product (a plain division would round to about 16 significant digits).
+CREATE FUNCTION to_units(amount numeric, decimals integer) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT trim_scale(amount * 10::numeric ^ (-decimals)) $$;
+
 CREATE VIEW supply_daily AS
 SELECT d.chain_id, d.token, d.day,
        d.minted, d.burned, d.minted - d.burned AS net_issuance,
        sum(d.minted - d.burned) OVER w AS supply,
        d.n_mints, d.n_burns,
-       d.minted / 10::numeric ^ t.decimals AS minted_units,
-       d.burned / 10::numeric ^ t.decimals AS burned_units,
-       (d.minted - d.burned) / 10::numeric ^ t.decimals AS net_issuance_units,
-       sum(d.minted - d.burned) OVER w / 10::numeric ^ t.decimals AS supply_units
+       to_units(d.minted, t.decimals) AS minted_units,
+       to_units(d.burned, t.decimals) AS burned_units,
+       to_units((d.minted - d.burned), t.decimals) AS net_issuance_units,
+       to_units(sum(d.minted - d.burned) OVER w, t.decimals) AS supply_units
 FROM daily_stats d
 JOIN tokens t ON t.chain_id = d.chain_id AND t.symbol = d.token
 WINDOW w AS (PARTITION BY d.chain_id, d.token ORDER BY d.day);
@@ -123,7 +129,7 @@ SELECT l.chain_id, l.token, l.block_number, l.block_time, l.tx_hash, l.log_index
        CASE WHEN l.from_address = '0x0000000000000000000000000000000000000000'
             THEN l.to_address ELSE l.from_address END AS account,
        l.amount,
-       l.amount / 10::numeric ^ t.decimals AS amount_units
+       to_units(l.amount, t.decimals) AS amount_units
 FROM logs l
 JOIN tokens t ON t.chain_id = l.chain_id AND t.symbol = l.token
 WHERE l.event = 'Transfer'
@@ -136,9 +142,9 @@ CREATE INDEX logs_supply_idx ON logs (chain_id, block_number, log_index)
 CREATE VIEW volume_daily AS
 SELECT d.chain_id, d.token, d.day,
        d.n_transfers AS transfer_count, d.volume,
-       d.volume / 10::numeric ^ t.decimals AS volume_units,
+       to_units(d.volume, t.decimals) AS volume_units,
        coalesce(u.senders, 0) AS unique_senders, coalesce(u.receivers, 0) AS unique_receivers,
-       d.n_fees AS fee_count, d.fees, d.fees / 10::numeric ^ t.decimals AS fees_units
+       d.n_fees AS fee_count, d.fees, to_units(d.fees, t.decimals) AS fees_units
 FROM daily_stats d
 JOIN tokens t ON t.chain_id = d.chain_id AND t.symbol = d.token
 LEFT JOIN period_uniques u
@@ -153,9 +159,9 @@ WITH m AS (
     GROUP BY chain_id, token, date_trunc('month', day)::date
 )
 SELECT m.chain_id, m.token, m.month, m.transfer_count, m.volume,
-       m.volume / 10::numeric ^ t.decimals AS volume_units,
+       to_units(m.volume, t.decimals) AS volume_units,
        coalesce(u.senders, 0) AS unique_senders, coalesce(u.receivers, 0) AS unique_receivers,
-       m.fee_count, m.fees, m.fees / 10::numeric ^ t.decimals AS fees_units,
+       m.fee_count, m.fees, to_units(m.fees, t.decimals) AS fees_units,
        p.volume AS volume_year_before,
        CASE WHEN p.volume > 0 THEN round((m.volume - p.volume) / p.volume, 6) END AS volume_yoy,
        p.transfer_count AS transfer_count_year_before,
@@ -171,7 +177,7 @@ LEFT JOIN m p
 
 CREATE VIEW holder_balances AS
 SELECT h.chain_id, h.token, h.address, h.balance,
-       h.balance / 10::numeric ^ t.decimals AS balance_units,
+       to_units(h.balance, t.decimals) AS balance_units,
        h.n_transfers, h.first_block, h.first_time, h.last_block, h.last_time,
        l.name AS label, l.kind AS label_kind
 FROM holder_state h

@@ -41,3 +41,4 @@ def downgrade() -> None:
                   volume_daily, supply_changes, supply_daily""")
     op.execute("DROP TABLE IF EXISTS labels, holder_state, period_uniques, participants, daily_stats")
     op.execute("DROP INDEX IF EXISTS logs_transfer_from_idx, logs_transfer_to_idx, logs_supply_idx")
+    op.execute("DROP FUNCTION IF EXISTS to_units(numeric, integer)")

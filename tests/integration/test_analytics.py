@@ -1,0 +1,311 @@
+"""The analytics views, export and verify against a scripted history whose expected figures the
+test computes itself, from the script (a ledger model), never from the indexed data."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from tests.integration.test_sync import run_cli, sync_once
+
+pytestmark = pytest.mark.integration
+
+ZERO = "0x" + "00" * 20
+BASE = datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass
+class Ledger:
+    """What the script did, in the token's own units, kept by the test."""
+
+    balances: dict = field(default_factory=lambda: defaultdict(int))
+    daily: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    senders: dict = field(default_factory=lambda: defaultdict(set))
+    receivers: dict = field(default_factory=lambda: defaultdict(set))
+    changes: list = field(default_factory=list)  # (token, kind, reason, account, amount)
+
+    def mint(self, token, day, to, amount, reason):
+        self.balances[(token, to)] += amount
+        d = self.daily[(token, day)]
+        d["minted"] += amount
+        d["n_mints"] += 1
+        self.changes.append((token, "mint", reason, to, amount))
+
+    def burn(self, token, day, frm, amount, reason):
+        self.balances[(token, frm)] -= amount
+        d = self.daily[(token, day)]
+        d["burned"] += amount
+        d["n_burns"] += 1
+        self.changes.append((token, "burn", reason, frm, amount))
+
+    def transfer(self, token, day, frm, to, amount, fee=0, fee_to=None):
+        self.balances[(token, frm)] -= amount
+        self.balances[(token, to)] += amount - fee
+        d = self.daily[(token, day)]
+        d["n_transfers"] += 1
+        d["volume"] += amount - fee
+        for period in (("d", day), ("m", day.replace(day=1))):
+            self.senders[(token, period)].add(frm)
+            self.receivers[(token, period)].add(to)
+        if fee_to is not None:  # PAXG: a fee leg always, counted as a fee only above 0
+            self.balances[(token, fee_to)] += fee
+            if fee > 0:
+                d["n_fees"] += 1
+                d["fees"] += fee
+
+
+class Script:
+    def __init__(self, chain):
+        self.chain = chain
+        self.ledger = Ledger()
+        self.fee_rate = 0
+        self.fee_recipient = chain.fee_recipient.lower()
+        self.seq = 0
+
+    def at(self, day: int) -> date:
+        """The next transaction's block lands on this day (UTC)."""
+        self.seq += 1
+        ts = BASE + timedelta(days=day, minutes=self.seq)
+        self.chain.anvil.rpc("evm_setNextBlockTimestamp", [int(ts.timestamp())])
+        return ts.date()
+
+    def run(self) -> None:
+        c, led = self.chain, self.ledger
+        p, x = c.paxg.functions, c.xaut.functions
+        ctl, dep = c.controller, c.deployer
+        u = c.users
+        lu = [a.lower() for a in u]
+        lctl = ctl.lower()
+
+        def paxg_transfer(day_no, sender, to, amount):
+            day = self.at(day_no)
+            c.send(p.transfer(to, amount), sender)
+            fee = amount * self.fee_rate // 1_000_000
+            led.transfer("PAXG", day, sender.lower(), to.lower(), amount, fee, self.fee_recipient)
+
+        day = self.at(0)
+        c.send(p.increaseSupply(1000 * 10**18), ctl)
+        led.mint("PAXG", day, lctl, 1000 * 10**18, "increase_supply")
+        day = self.at(0)
+        c.send(x.mint(u[0], 5000 * 10**6), dep)
+        led.mint("XAUT", day, lu[0], 5000 * 10**6, "mint")
+        paxg_transfer(0, ctl, u[0], 400 * 10**18)
+        day = self.at(0)
+        c.send(x.transfer(u[1], 1000 * 10**6), u[0])
+        led.transfer("XAUT", day, lu[0], lu[1], 1000 * 10**6)
+
+        self.at(1)
+        c.send(p.setFeeRate(200), dep)
+        self.fee_rate = 200
+        paxg_transfer(1, u[0], u[1], 100 * 10**18)
+        paxg_transfer(1, u[0], u[2], 10**18)
+        paxg_transfer(1, u[0], u[2], 7)  # fee rounds down to 0: a fee leg of 0, not a fee
+        day = self.at(1)
+        c.send(x.transfer(u[2], 300 * 10**6), u[1])
+        led.transfer("XAUT", day, lu[1], lu[2], 300 * 10**6)
+        day = self.at(1)
+        c.send(x.redeem(100 * 10**6), u[1])
+        led.burn("XAUT", day, lu[1], 100 * 10**6, "redeem")
+
+        day = self.at(2)
+        c.send(p.decreaseSupply(100 * 10**18), ctl)
+        led.burn("PAXG", day, lctl, 100 * 10**18, "decrease_supply")
+        self.at(2)
+        c.send(p.freeze(u[2]), dep)
+        day = self.at(2)
+        wiped = c.balance_of("PAXG", u[2])
+        c.send(p.wipeFrozenAddress(u[2]), dep)
+        led.burn("PAXG", day, lu[2], wiped, "wipe_frozen_address")
+        self.at(2)
+        c.send(x.addToBlockedList(u[2]), dep)
+        day = self.at(2)
+        blocked = c.balance_of("XAUT", u[2])
+        c.send(x.destroyBlockedFunds(u[2]), dep)
+        led.burn("XAUT", day, lu[2], blocked, "destroy_blocked_funds")
+
+        paxg_transfer(40, u[1], u[3], 5 * 10**18)
+        day = self.at(40)
+        c.send(x.transfer(u[3], 10 * 10**6), u[0])
+        led.transfer("XAUT", day, lu[0], lu[3], 10 * 10**6)
+        paxg_transfer(41, u[1], u[3], 2 * 10**18)
+        paxg_transfer(41, u[3], u[4], 10**18)
+        paxg_transfer(400, u[1], u[3], 3 * 10**18)  # the same month a year later: YoY
+
+
+@pytest.fixture
+def scripted(chain, devnet_config, database_url):
+    script = Script(chain)
+    script.run()
+    sync_once(devnet_config)
+    return script
+
+
+def q(database_url, query, *args):
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(query, args).fetchall()
+
+
+def units(amount: int, token: str) -> Decimal:
+    return Decimal(amount) / Decimal(10) ** (18 if token == "PAXG" else 6)
+
+
+def test_supply_daily_equals_the_script(scripted, database_url):
+    led = scripted.ledger
+    rows = q(database_url, """SELECT token, day, minted, burned, net_issuance, supply, n_mints, n_burns,
+                                     supply_units FROM supply_daily ORDER BY token, day""")
+    expected, running = [], defaultdict(int)
+    for token, day in sorted(led.daily):
+        d = led.daily[(token, day)]
+        running[token] += d["minted"] - d["burned"]
+        expected.append((token, day, d["minted"], d["burned"], d["minted"] - d["burned"],
+                         running[token], d["n_mints"], d["n_burns"], units(running[token], token)))
+    assert rows == expected
+    for token in ("PAXG", "XAUT"):
+        assert running[token] == scripted.chain.total_supply(token)
+
+
+def test_supply_changes_give_each_reason(scripted, database_url):
+    rows = q(database_url, """SELECT token, kind, reason, account, amount FROM supply_changes
+                              ORDER BY block_number, log_index""")
+    assert rows == scripted.ledger.changes
+
+
+def test_volume_daily_and_monthly_equal_the_script(scripted, database_url):
+    led = scripted.ledger
+    rows = q(database_url, """SELECT token, day, transfer_count, volume, unique_senders,
+                                     unique_receivers, fee_count, fees
+                              FROM volume_daily ORDER BY token, day""")
+    expected = []
+    for token, day in sorted(led.daily):
+        d = led.daily[(token, day)]
+        expected.append((token, day, d["n_transfers"], d["volume"],
+                         len(led.senders[(token, ("d", day))]), len(led.receivers[(token, ("d", day))]),
+                         d["n_fees"], d["fees"]))
+    assert rows == expected
+
+    monthly = q(database_url, """SELECT token, month, transfer_count, volume, unique_senders,
+                                        unique_receivers, fees, volume_year_before, volume_yoy
+                                 FROM volume_monthly ORDER BY token, month""")
+    months = defaultdict(lambda: defaultdict(int))
+    for (token, day), d in led.daily.items():
+        m = months[(token, day.replace(day=1))]
+        for k in ("n_transfers", "volume", "fees"):
+            m[k] += d[k]
+    expected = []
+    for token, month in sorted(months):
+        m = months[(token, month)]
+        before = months.get((token, month.replace(year=month.year - 1)))
+        prev = before["volume"] if before else None
+        yoy = round((Decimal(m["volume"]) - prev) / prev, 6) if prev else None
+        expected.append((token, month, m["n_transfers"], m["volume"],
+                         len(led.senders[(token, ("m", month))]), len(led.receivers[(token, ("m", month))]),
+                         m["fees"], prev, yoy))
+    assert monthly == expected
+    assert any(r[8] is not None for r in monthly)  # the script has a year-over-year month
+
+
+def test_holder_balances_equal_the_script_and_the_chain(scripted, database_url):
+    led, chain = scripted.ledger, scripted.chain
+    rows = q(database_url, "SELECT token, address, balance FROM holder_balances ORDER BY token, address")
+    expected = sorted((t, a, b) for (t, a), b in led.balances.items())
+    assert rows == expected
+    for token, address, balance in rows:
+        assert balance == chain.balance_of(token, chain.w3.to_checksum_address(address))
+
+
+def concentration(balances: list[int]) -> dict:
+    xs = sorted((b for b in balances if b > 0), reverse=True)
+    n, total = len(xs), sum(xs)
+    share = lambda k: round(Decimal(sum(xs[:k])) / total, 6)  # noqa: E731
+    gini = (2 * sum((n - i) * x for i, x in enumerate(xs)) / Decimal(total) - (n + 1)) / n
+    running, nakamoto = 0, None
+    for i, x in enumerate(xs, 1):
+        running += x
+        if running * 2 > total:
+            nakamoto = i
+            break
+    hhi = sum((Decimal(x) / total) ** 2 for x in xs)
+    return {"holders": n, "total": total, "top1": share(1), "top10": share(10),
+            "top100": share(100), "gini": round(gini, 6), "hhi": round(hhi, 6), "nakamoto": nakamoto}
+
+
+def test_holder_concentration_with_and_without_issuers(scripted, database_url, devnet_config):
+    led, chain = scripted.ledger, scripted.chain
+    result = run_cli("--config", str(devnet_config), "label", "add", chain.controller,
+                     "PAXG supply controller", "--kind", "issuer")
+    assert result.exit_code == 0, result.output
+    rows = q(database_url, """SELECT token, scope, holders, total_balance, top1_share, top10_share,
+                                     top100_share, gini, hhi, nakamoto
+                              FROM holder_concentration ORDER BY token, scope""")
+    issuer = chain.controller.lower()
+    expected = []
+    for token in ("PAXG", "XAUT"):
+        for scope in ("all", "excluding_issuers"):
+            bal = [b for (t, a), b in led.balances.items()
+                   if t == token and (scope == "all" or a != issuer)]
+            c = concentration(bal)
+            expected.append((token, scope, c["holders"], c["total"], c["top1"], c["top10"],
+                             c["top100"], c["gini"], c["hhi"], c["nakamoto"]))
+    assert rows == expected
+    assert expected[0][2] != expected[1][2]  # the label took the issuer out of PAXG's figures
+
+
+def test_export_matches_the_view_and_filters(scripted, database_url, devnet_config, tmp_path):
+    out = tmp_path / "volume.csv.gz"
+    result = run_cli("--config", str(devnet_config), "export", "volume_daily", "--token", "PAXG",
+                     "--since", "2030-01-02", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    raw = gzip.open(out, "rb").read()
+    assert raw.endswith(b"\r\n") and b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    records = list(csv.reader(io.StringIO(raw.decode())))
+    view = q(database_url, """SELECT * FROM volume_daily WHERE token = 'PAXG' AND day >= '2030-01-02'
+                              ORDER BY chain_id, token, day""")
+    cols = [d[0] for d in q(database_url, """SELECT column_name FROM information_schema.columns
+                              WHERE table_name = 'volume_daily' ORDER BY ordinal_position""")]
+    assert records[0] == cols
+    assert records[1:] == [[str(v) for v in row] for row in view]
+    assert len(view) >= 2
+
+    transfers = run_cli("--config", str(devnet_config), "export", "transfers")
+    lines = transfers.output.splitlines()
+    assert len(lines) - 1 == q(database_url, "SELECT count(*) FROM transfers")[0][0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["export", "balances"], "Error: unknown view 'balances': choose one of transfers,"),
+    (["export", "volume_daily", "--since", "last week"],
+     "Error: --since 'last week' is not a date (YYYY-MM-DD) or ISO timestamp"),
+    (["export", "holder_balances", "--until", "2030-01-01"],
+     "Error: --since/--until do not apply to holder_balances: it has no time column"),
+    (["export", "supply_daily", "--as-of-block", "5"],
+     "Error: --as-of-block applies to transfers, supply_changes, not to supply_daily"),
+])
+def test_export_refuses_bad_input_with_one_line(scripted, devnet_config, args, message):
+    result = run_cli("--config", str(devnet_config), *args)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), result.output
+
+
+def test_verify_passes_then_fails_after_tampering(scripted, database_url, devnet_config):
+    ok = run_cli("--config", str(devnet_config), "verify", "--top", "5", "--sample", "3")
+    assert ok.exit_code == 0, ok.output
+    assert "DIFFERENT" not in ok.output
+    assert ok.output.strip().endswith("checks agree")
+    victim = scripted.chain.users[1].lower()
+    with psycopg.connect(database_url) as conn:
+        conn.execute("""UPDATE logs SET amount = amount + 1 WHERE event = 'Transfer' AND token = 'XAUT'
+                        AND to_address = %s AND block_number = (SELECT min(block_number) FROM logs
+                        WHERE event = 'Transfer' AND token = 'XAUT' AND to_address = %s)""",
+                     (victim, victim))
+    bad = run_cli("--config", str(devnet_config), "verify", "--top", "5", "--sample", "3")
+    assert bad.exit_code == 1
+    assert f"XAUT   {victim}" in bad.output and "DIFFERENT" in bad.output
