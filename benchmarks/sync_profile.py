@@ -49,13 +49,12 @@ def parse(raw: Path) -> list[tuple[str, list[tuple[str, str, int]], int]]:
         if not stack or not count.isdigit():
             continue
         parts = stack.split(";")
-        thread = parts[0]
-        if thread.startswith("thread ("):
-            thread = parts[1] if len(parts) > 1 else thread
-            parts = parts[2:]
-        elif thread.startswith("process "):
+        thread = "?"
+        if parts[0].startswith("process "):
             parts = parts[1:]
-            thread = "main"
+        if parts and parts[0].startswith("thread ("):  # "thread (tid): name", name not always
+            thread = parts[0]
+            parts = parts[1:]
         frames = []
         for p in parts:
             m = _FRAME.match(p)
@@ -64,7 +63,13 @@ def parse(raw: Path) -> list[tuple[str, list[tuple[str, str, int]], int]]:
             else:
                 frames.append((p, "", 0))
         out.append((thread, frames, int(count)))
-    return out
+    # Name each thread by the name py-spy gave it in any sample ("thread (tid): name").
+    names = {}
+    for thread, _, _ in out:
+        tid, _, name = thread.partition(": ")
+        if name:
+            names[tid] = name
+    return [(names.get(t.partition(": ")[0], t.partition(": ")[0]), f, n) for t, f, n in out]
 
 
 def _source(file: str, line: int) -> str:

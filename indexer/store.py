@@ -59,6 +59,22 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def day_segments(headers: Sequence[Header]) -> list[tuple[str, int, int]]:
+    """(UTC day, first block, last block) runs of consecutive headers on the same day.
+
+    The derived tables take a batch one day at a time, so each day's end-of-day figures are
+    the state after that day's last log, however the batches were cut.
+    """
+    segments: list[tuple[str, int, int]] = []
+    for h in sorted(headers, key=lambda h: h.number):
+        day = h.block_time[:10]
+        if segments and segments[-1][0] == day:
+            segments[-1] = (day, segments[-1][1], h.number)
+        else:
+            segments.append((day, h.number, h.number))
+    return segments
+
+
 def connect(url: str, *, attempts: int = 1) -> psycopg.Connection:
     """An autocommit connection (writes open explicit transactions), retried `attempts` times."""
 
@@ -158,9 +174,13 @@ def write_batch(
                 for row in rows:
                     copy.write_row(row)
             for token, first in (token_from or {}).items():
-                params = {"chain_id": chain_id, "token": token, "lo": first, "hi": checkpoint.number}
-                for statement in sql_statements("derived_add.sql"):
-                    cur.execute(statement, params)
+                for day, lo, hi in day_segments(headers):
+                    if hi < first:
+                        continue
+                    params = {"chain_id": chain_id, "token": token, "lo": max(lo, first),
+                              "hi": hi, "day": day}
+                    for statement in sql_statements("derived_add.sql"):
+                        cur.execute(statement, params)
             all_headers = list(headers)
             if all(h.number != checkpoint.number for h in all_headers):
                 all_headers.append(checkpoint)

@@ -22,7 +22,21 @@ CREATE TABLE daily_stats (
     volume       numeric(78,0) NOT NULL,
     n_fees       bigint        NOT NULL,  -- fee legs with a value above 0
     fees         numeric(78,0) NOT NULL,
+    -- At the end of the day (after its last Transfer log): holders with a balance above 0,
+    -- the sum of the ten largest balances, and the supply.
+    holders      bigint,
+    top10        numeric(78,0),
+    supply       numeric(78,0),
     PRIMARY KEY (chain_id, token, day)
+);
+
+-- Running totals per token, so each day's end-of-day figures cost no scan of all holders.
+CREATE TABLE token_totals (
+    chain_id  integer       NOT NULL,
+    token     text          NOT NULL,
+    holders   bigint        NOT NULL,
+    supply    numeric(78,0) NOT NULL,
+    PRIMARY KEY (chain_id, token)
 );
 
 -- Who sent and received transfers (category "transfer") in each day ('d') and month ('m'):
@@ -184,12 +198,51 @@ FROM holder_state h
 JOIN tokens t ON t.chain_id = h.chain_id AND t.symbol = h.token
 LEFT JOIN labels l ON l.chain_id = h.chain_id AND l.address = h.address;
 
--- Concentration of current balances: one row per token and scope ('all', or
--- 'excluding_issuers': without addresses labelled issuer or treasury).
-CREATE VIEW holder_concentration AS
+-- Balances as of any past block, summed from Transfer logs (NULL: the current ones, from
+-- holder_state). Exact, and fast for the current state; a past block costs a scan of its history.
+CREATE FUNCTION balances_at(p_block bigint DEFAULT NULL)
+RETURNS TABLE (chain_id integer, token text, address text, balance numeric)
+LANGUAGE sql STABLE AS $$
+    SELECT h.chain_id, h.token, h.address, h.balance FROM holder_state h WHERE p_block IS NULL
+    UNION ALL
+    SELECT chain_id, token, address, sum(delta) FROM (
+        SELECT chain_id, token, to_address AS address, amount AS delta FROM logs
+        WHERE p_block IS NOT NULL AND event = 'Transfer' AND block_number <= p_block
+          AND to_address <> '0x0000000000000000000000000000000000000000'
+        UNION ALL
+        SELECT chain_id, token, from_address, -amount FROM logs
+        WHERE p_block IS NOT NULL AND event = 'Transfer' AND block_number <= p_block
+          AND from_address <> '0x0000000000000000000000000000000000000000'
+    ) legs
+    GROUP BY chain_id, token, address
+$$;
+
+-- Supply per token as of a block: Σ minted − Σ burned (through the supply index).
+CREATE FUNCTION supply_at(p_block bigint)
+RETURNS TABLE (chain_id integer, token text, supply numeric, supply_units numeric)
+LANGUAGE sql STABLE AS $$
+    SELECT l.chain_id, l.token,
+           sum(CASE WHEN l.from_address = '0x0000000000000000000000000000000000000000'
+                    THEN l.amount ELSE -l.amount END),
+           to_units(sum(CASE WHEN l.from_address = '0x0000000000000000000000000000000000000000'
+                             THEN l.amount ELSE -l.amount END), max(t.decimals))
+    FROM logs l JOIN tokens t ON t.chain_id = l.chain_id AND t.symbol = l.token
+    WHERE l.event = 'Transfer' AND l.block_number <= p_block
+      AND (l.from_address = '0x0000000000000000000000000000000000000000'
+           OR l.to_address = '0x0000000000000000000000000000000000000000')
+    GROUP BY l.chain_id, l.token
+$$;
+
+-- Concentration of balances (current, or as of p_block): one row per token and scope ('all',
+-- or 'excluding_issuers': without addresses labelled issuer or treasury).
+CREATE FUNCTION concentration_at(p_block bigint DEFAULT NULL)
+RETURNS TABLE (chain_id integer, token text, scope text, holders bigint, total_balance numeric,
+               top1_share numeric, top10_share numeric, top100_share numeric, gini numeric,
+               hhi numeric, nakamoto bigint)
+LANGUAGE sql STABLE AS $$
 WITH scoped AS (
     SELECT h.chain_id, h.token, s.scope, h.balance
-    FROM holder_state h
+    FROM balances_at(p_block) h
     LEFT JOIN labels l ON l.chain_id = h.chain_id AND l.address = h.address
     CROSS JOIN LATERAL (VALUES ('all'), ('excluding_issuers')) s(scope)
     WHERE h.balance > 0
@@ -214,4 +267,21 @@ SELECT chain_id, token, scope,
        round(sum((balance / total) ^ 2), 6) AS hhi,
        min(rank) FILTER (WHERE running * 2 > total) AS nakamoto
 FROM ranked
-GROUP BY chain_id, token, scope;
+GROUP BY chain_id, token, scope
+$$;
+
+CREATE VIEW holder_concentration AS SELECT * FROM concentration_at(NULL);
+
+-- Holder count and top-10 share at the end of every day, from each token's first day to its
+-- last (days without transfers carry the previous day's figures).
+CREATE VIEW holders_daily AS
+SELECT r.chain_id, r.token, s.day::date AS day, x.holders, x.top10, x.supply,
+       round(x.top10 / nullif(x.supply, 0), 6) AS top10_share
+FROM (SELECT chain_id, token, min(day) AS lo, max(day) AS hi
+      FROM daily_stats GROUP BY chain_id, token) r
+CROSS JOIN LATERAL generate_series(r.lo, r.hi, interval '1 day') AS s(day)
+CROSS JOIN LATERAL (
+    SELECT d.holders, d.top10, d.supply FROM daily_stats d
+    WHERE d.chain_id = r.chain_id AND d.token = r.token AND d.day <= s.day::date
+    ORDER BY d.day DESC LIMIT 1
+) x;

@@ -103,3 +103,27 @@ CROSS JOIN LATERAL (
 WHERE h2.chain_id = %(chain_id)s AND h2.last_block > %(ancestor)s
   AND h.chain_id = h2.chain_id AND h.token = h2.token AND h.address = h2.address
 ;
+;
+-- Running totals and the end-of-day figures of the last day left: what a fresh sync up to the
+-- ancestor would hold (balances only change with Transfer logs, so the state now is the state
+-- after that day's last one).
+UPDATE token_totals tt SET
+    holders = (SELECT count(*) FROM holder_state h
+               WHERE h.chain_id = tt.chain_id AND h.token = tt.token AND h.balance > 0),
+    supply = (SELECT coalesce(sum(balance), 0) FROM holder_state h
+              WHERE h.chain_id = tt.chain_id AND h.token = tt.token)
+WHERE tt.chain_id = %(chain_id)s
+;
+DELETE FROM token_totals tt WHERE tt.chain_id = %(chain_id)s
+  AND NOT EXISTS (SELECT 1 FROM holder_state h WHERE h.chain_id = tt.chain_id AND h.token = tt.token)
+;
+UPDATE daily_stats d SET
+    holders = tt.holders,
+    supply = tt.supply,
+    top10 = (SELECT coalesce(sum(balance), 0) FROM (
+                 SELECT balance FROM holder_state h
+                 WHERE h.chain_id = d.chain_id AND h.token = d.token AND h.balance > 0
+                 ORDER BY balance DESC LIMIT 10) top)
+FROM token_totals tt
+WHERE d.chain_id = %(chain_id)s AND tt.chain_id = d.chain_id AND tt.token = d.token
+  AND d.day = (SELECT max(day) FROM daily_stats d2 WHERE d2.chain_id = d.chain_id AND d2.token = d.token)

@@ -37,8 +37,11 @@ def _statements(name: str) -> list[str]:
 
 
 def downgrade() -> None:
-    op.execute("""DROP VIEW IF EXISTS holder_concentration, holder_balances, volume_monthly,
-                  volume_daily, supply_changes, supply_daily""")
-    op.execute("DROP TABLE IF EXISTS labels, holder_state, period_uniques, participants, daily_stats")
+    op.execute("""DROP VIEW IF EXISTS holders_daily, holder_concentration, holder_balances,
+                  volume_monthly, volume_daily, supply_changes, supply_daily""")
+    op.execute("""DROP FUNCTION IF EXISTS concentration_at(bigint), supply_at(bigint),
+                  balances_at(bigint)""")
+    op.execute("""DROP TABLE IF EXISTS labels, token_totals, holder_state, period_uniques,
+                  participants, daily_stats""")
     op.execute("DROP INDEX IF EXISTS logs_transfer_from_idx, logs_transfer_to_idx, logs_supply_idx")
     op.execute("DROP FUNCTION IF EXISTS to_units(numeric, integer)")

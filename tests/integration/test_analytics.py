@@ -31,6 +31,10 @@ class Ledger:
     senders: dict = field(default_factory=lambda: defaultdict(set))
     receivers: dict = field(default_factory=lambda: defaultdict(set))
     changes: list = field(default_factory=list)  # (token, kind, reason, account, amount)
+    end_of_day: dict = field(default_factory=dict)  # (token, day) -> balances after its last transfer
+
+    def snapshot(self, token, day):
+        self.end_of_day[(token, day)] = {a: b for (t, a), b in self.balances.items() if t == token}
 
     def mint(self, token, day, to, amount, reason):
         self.balances[(token, to)] += amount
@@ -38,6 +42,7 @@ class Ledger:
         d["minted"] += amount
         d["n_mints"] += 1
         self.changes.append((token, "mint", reason, to, amount))
+        self.snapshot(token, day)
 
     def burn(self, token, day, frm, amount, reason):
         self.balances[(token, frm)] -= amount
@@ -45,6 +50,7 @@ class Ledger:
         d["burned"] += amount
         d["n_burns"] += 1
         self.changes.append((token, "burn", reason, frm, amount))
+        self.snapshot(token, day)
 
     def transfer(self, token, day, frm, to, amount, fee=0, fee_to=None):
         self.balances[(token, frm)] -= amount
@@ -60,6 +66,7 @@ class Ledger:
             if fee > 0:
                 d["n_fees"] += 1
                 d["fees"] += fee
+        self.snapshot(token, day)
 
 
 class Script:
@@ -256,6 +263,45 @@ def test_holder_concentration_with_and_without_issuers(scripted, database_url, d
                              c["top100"], c["gini"], c["hhi"], c["nakamoto"]))
     assert rows == expected
     assert expected[0][2] != expected[1][2]  # the label took the issuer out of PAXG's figures
+
+
+def test_holders_daily_equals_the_script(scripted, database_url):
+    led = scripted.ledger
+    rows = q(database_url, "SELECT token, day, holders, top10, supply, top10_share FROM holders_daily ORDER BY token, day")
+    expected = []
+    for token in ("PAXG", "XAUT"):
+        days = sorted(d for (t, d) in led.end_of_day if t == token)
+        day, state = days[0], None
+        while day <= days[-1]:
+            state = led.end_of_day.get((token, day), state)
+            positive = sorted((b for b in state.values() if b > 0), reverse=True)
+            top10, supply = sum(positive[:10]), sum(state.values())
+            expected.append((token, day, len(positive), top10, supply,
+                             round(Decimal(top10) / supply, 6)))
+            day += timedelta(days=1)
+    assert rows == expected
+    assert len(rows) > 400  # the script spans more than a year
+
+
+def test_as_of_block_functions_equal_the_chain_at_that_block(scripted, database_url):
+    chain = scripted.chain
+    with psycopg.connect(database_url) as conn:
+        lo, hi = conn.execute("SELECT min(block_number), max(block_number) FROM logs").fetchone()
+        for block in (lo + (hi - lo) // 3, lo + 2 * (hi - lo) // 3, hi):
+            supply = dict(conn.execute(
+                "SELECT token, supply FROM supply_at(%s)", (block,)).fetchall())
+            balances = conn.execute(
+                "SELECT token, address, balance FROM balances_at(%s)", (block,)).fetchall()
+            holders = dict(conn.execute(
+                "SELECT token, holders FROM concentration_at(%s) WHERE scope = 'all'", (block,)).fetchall())
+            for token in ("PAXG", "XAUT"):
+                assert supply[token] == chain.total_supply(token, block)
+                mine = [(a, b) for t, a, b in balances if t == token]
+                for address, balance in mine:
+                    assert balance == chain.balance_of(token, chain.w3.to_checksum_address(address), block)
+                assert holders[token] == sum(1 for _, b in mine if b > 0)
+        current = conn.execute("SELECT * FROM concentration_at(NULL) ORDER BY 1, 2, 3").fetchall()
+        assert current == conn.execute("SELECT * FROM holder_concentration ORDER BY 1, 2, 3").fetchall()
 
 
 def test_export_matches_the_view_and_filters(scripted, database_url, devnet_config, tmp_path):

@@ -61,4 +61,4 @@ def test_plain_alembic_upgrade_gives_the_schema_the_code_expects(empty_database_
     assert tuple(cols) == LOG_COLUMNS
     assert version == ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()
     assert views == {"transfers", "supply_daily", "supply_changes", "volume_daily", "volume_monthly",
-                     "holder_balances", "holder_concentration"}
+                     "holder_balances", "holder_concentration", "holders_daily"}

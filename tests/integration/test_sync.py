@@ -70,6 +70,7 @@ def dump_tables(database_url) -> dict[str, list]:
             "participants": conn.execute("SELECT * FROM participants ORDER BY 1, 2, 3, 4, 5, 6").fetchall(),
             "period_uniques": conn.execute("SELECT * FROM period_uniques ORDER BY 1, 2, 3, 4").fetchall(),
             "holder_state": conn.execute("SELECT * FROM holder_state ORDER BY 1, 2, 3").fetchall(),
+            "token_totals": conn.execute("SELECT * FROM token_totals ORDER BY 1, 2").fetchall(),
         }
 
 
