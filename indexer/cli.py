@@ -421,3 +421,42 @@ def label_list(ctx: Context) -> None:
             click.echo(f"{address}  {kind:<8}  {name}")
     finally:
         conn.close()
+
+
+@main.command("readonly-role")
+@click.argument("role")
+@click.option("--password-env", metavar="VAR", default=None,
+              help="Set the role's password from this environment variable (never a flag: "
+                   "flags end up in shell history).")
+@click.pass_obj
+def readonly_role(ctx: Context, role: str, password_env: str | None) -> None:
+    """Create (or update) a login role for analysts that can read everything and change nothing.
+
+    It gets SELECT on every table and view (also those later migrations add) and EXECUTE on
+    the as-of-block functions, and its sessions are read-only. Run it as the database owner.
+
+    \b
+    Example:
+        ANALYST_PW=s3cret indexer readonly-role analyst --password-env ANALYST_PW
+        psql "postgresql://analyst:s3cret@dbhost/gold" -c 'select * from supply_daily'
+    """
+    import os
+    import re
+
+    from indexer import store
+
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise click.BadParameter("use lowercase letters, digits and _ (a plain SQL name)",
+                                 param_hint="ROLE")
+    password = None
+    if password_env:
+        password = os.environ.get(password_env)
+        if not password:
+            raise click.BadParameter(f"${password_env} is not set", param_hint="--password-env")
+    config = _run(ctx.load)
+    conn = _open_db(ctx, config)
+    try:
+        _run(store.create_readonly_role, conn, role, password)
+    finally:
+        conn.close()
+    click.echo(f"role {role}: read-only access to every table and view")

@@ -363,3 +363,25 @@ def pick_holders(conn: psycopg.Connection, chain_id: int, token: str, top: int,
             ).fetchall()
         chosen += [r[0] for r in rest]
     return chosen
+
+
+def create_readonly_role(conn: psycopg.Connection, role: str, password: str | None) -> None:
+    """A login role that can read every table, view and function of the schema, now and after
+    later migrations, and change nothing (its sessions are read-only too)."""
+    ident = sql.Identifier(role)
+    dbname = sql.Identifier(conn.info.dbname)
+    owner = sql.Identifier(conn.info.user)
+    with conn.transaction():
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+        pw = sql.SQL(" PASSWORD {}").format(sql.Literal(password)) if password else sql.SQL("")
+        conn.execute(sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE{}").format(
+            verb, ident, pw))
+        conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(ident))
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(dbname, ident))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {}").format(ident))
+        conn.execute(sql.SQL(
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT SELECT ON TABLES TO {}"
+        ).format(owner, ident))

@@ -355,3 +355,30 @@ def test_verify_passes_then_fails_after_tampering(scripted, database_url, devnet
     bad = run_cli("--config", str(devnet_config), "verify", "--top", "5", "--sample", "3")
     assert bad.exit_code == 1
     assert f"XAUT   {victim}" in bad.output and "DIFFERENT" in bad.output
+
+
+def test_readonly_role_reads_everything_and_changes_nothing(scripted, database_url, devnet_config,
+                                                            monkeypatch):
+    from urllib.parse import urlsplit, urlunsplit
+
+    monkeypatch.setenv("GI_TEST_PW", "pw-for-analyst")
+    result = run_cli("--config", str(devnet_config), "readonly-role", "gi_analyst",
+                     "--password-env", "GI_TEST_PW")
+    assert result.exit_code == 0, result.output
+    parts = urlsplit(database_url)
+    host = parts.netloc.split("@")[-1]
+    analyst_url = urlunsplit(parts._replace(netloc=f"gi_analyst:pw-for-analyst@{host}"))
+    views = ["transfers", "supply_daily", "supply_changes", "volume_daily", "volume_monthly",
+             "holder_balances", "holder_concentration", "holders_daily", "logs", "labels"]
+    with psycopg.connect(analyst_url, autocommit=True) as conn:
+        for view in views:
+            assert conn.execute(f"SELECT count(*) FROM {view}").fetchone()[0] >= 0
+        assert conn.execute("SELECT count(*) FROM balances_at(3)").fetchone()[0] >= 0
+        for statement in ("DELETE FROM logs", "UPDATE labels SET name = 'x'",
+                          "CREATE TABLE mine (x int)"):
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute(statement)
+        conn.execute("SET default_transaction_read_only = off")  # even then: no privileges
+        for statement in ("DELETE FROM logs", "INSERT INTO labels VALUES (1, '0x' || repeat('0', 40), 'x', 'other')"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
