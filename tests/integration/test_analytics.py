@@ -382,3 +382,18 @@ def test_readonly_role_reads_everything_and_changes_nothing(scripted, database_u
         for statement in ("DELETE FROM logs", "INSERT INTO labels VALUES (1, '0x' || repeat('0', 40), 'x', 'other')"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
+
+
+def test_readme_sql_examples_run(scripted, database_url):
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    blocks = readme.split("```sql\n")[1:]
+    statements = [s.strip() for b in blocks for s in b.split("```")[0].split(";") if s.strip()]
+    runnable = [s for s in statements if not all(l.startswith("--") for l in s.splitlines())]
+    assert len(runnable) >= 9
+    with psycopg.connect(database_url) as conn:
+        for statement in runnable:
+            if "INSERT INTO labels" in statement:
+                continue
+            conn.execute(statement).fetchall()
