@@ -249,8 +249,50 @@ def check_sync_database(database_url: str, meta: dict) -> dict:
         if has_holders:
             out["negative_balances"] = conn.execute(
                 "SELECT count(*) FROM holder_state WHERE balance < 0").fetchone()[0]
+        # Write amplification: rows each table took per log, and its size with indexes.
+        out["tables"] = {
+            r[0]: {"inserted": r[1], "updated": r[2], "deleted": r[3], "mb": round(r[4] / 2**20, 1)}
+            for r in conn.execute(
+                """SELECT relname, n_tup_ins, n_tup_upd, n_tup_del, pg_total_relation_size(relid)
+                   FROM pg_stat_user_tables ORDER BY pg_total_relation_size(relid) DESC""")
+        }
     out["logs_expected"] = meta["logs"]
     return out
+
+
+_ENTRY_START = re.compile(r"^\d{4}-\d\d-\d\d \d")
+_DURATION = re.compile(r"duration: (?P<ms>[\d.]+) ms\s+(?P<verb>statement|parse|bind|execute)[^:]*: ",
+                       re.S)
+
+
+def statement_times(log_path: Path, offset: int, wall_seconds: float) -> list[dict]:
+    """Server-side time per SQL statement, from the lines log_min_duration_statement = 0 wrote
+    to the embedded server's log after `offset`: which statements of a batch cost the most."""
+    with open(log_path, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode(errors="replace")
+    entries, current = [], []
+    for line in text.splitlines():
+        if _ENTRY_START.match(line) and current:
+            entries.append("\n".join(current))
+            current = []
+        current.append(line)
+    if current:
+        entries.append("\n".join(current))
+    totals: dict[str, list[float]] = {}
+    for entry in entries:
+        m = _DURATION.search(entry)
+        if not m:
+            continue
+        body = entry[m.end():]
+        body = " ".join(ln.strip() for ln in body.splitlines() if not ln.strip().startswith("--"))
+        key = " ".join(body.split())[:110]
+        t = totals.setdefault(key, [0.0, 0])
+        t[0] += float(m["ms"])
+        t[1] += m["verb"] in ("statement", "execute")
+    rows = sorted(totals.items(), key=lambda kv: -kv[1][0])
+    return [{"statement": k, "seconds": round(ms / 1000, 2), "calls": n,
+             "pct_of_wall": round(100 * ms / 1000 / wall_seconds, 1)} for k, (ms, n) in rows[:12]]
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -389,6 +431,11 @@ def main() -> None:
         if args.profile:
             say("indexer sync --once under py-spy...")
             purl = fresh_database(admin_url, "bench_profile")
+            pg_log = None if args.database_url else BENCH / "out" / "pg" / "pgdata" / "log"
+            if pg_log is not None:
+                with psycopg.connect(admin_url, autocommit=True) as conn:
+                    conn.execute("ALTER DATABASE bench_profile SET log_min_duration_statement = 0")
+                log_offset = pg_log.stat().st_size
             pconfig = (out_dir / "bench-profile.toml").resolve()
             write_config(pconfig, anvil.url, purl, meta, args.sync_set)
             raw = out_dir / "profile.raw"
@@ -397,6 +444,12 @@ def main() -> None:
             summary = sync_profile.summarize(raw, PROFILE_RATE_HZ)
             result["profile"] = summary
             text = sync_profile.format_summary(summary)
+            if pg_log is not None:
+                stmts = statement_times(pg_log, log_offset, result["profiled_sync"]["wall_seconds"])
+                summary["statements"] = stmts
+                text += "\nPostgreSQL server time by statement (% of the profiled sync's wall time):\n"
+                text += "\n".join(f"  {x['pct_of_wall']:5.1f}%  {x['seconds']:7.2f}s  "
+                                  f"{x['calls']:5d}x  {x['statement'][:90]}" for x in stmts)
             (out_dir / "profile-summary.txt").write_text(text + "\n")
             say(text)
     finally:

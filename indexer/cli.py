@@ -32,6 +32,7 @@ class Context:
     data_dir: Path
     rpc_url: str | None
     database_url: str | None
+    log_format: str = "text"
 
     def load(self) -> Config:
         config = load_config(
@@ -44,10 +45,31 @@ class Context:
         return config
 
 
-def _setup_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+        from datetime import datetime, timezone
+
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = redact_text(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _setup_logging(level: str, fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers.clear()
-    if sys.stderr.isatty():
+    if fmt == "json":
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+    elif sys.stderr.isatty():
         from rich.logging import RichHandler
 
         handler: logging.Handler = RichHandler(show_path=False, rich_tracebacks=False)
@@ -79,11 +101,15 @@ def _run(fn, *args, **kwargs):
 @click.option("--rpc-url", envvar=None, default=None, help="Ethereum JSON-RPC URL (overrides config).")
 @click.option("--database-url", default=None,
               help="PostgreSQL URL (overrides config); without one the embedded server is used.")
-@click.option("--log-level", default="INFO", show_default=True,
+@click.option("--log-level", default="INFO", show_default=True, envvar="INDEXER_LOG_LEVEL",
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-format", default="text", show_default=True, envvar="INDEXER_LOG_FORMAT",
+              type=click.Choice(["text", "json"]),
+              help="text: human lines (with a progress bar on a terminal); json: one object per line.")
 @click.version_option(__version__, prog_name="gold-indexer")
 @click.pass_context
-def main(ctx: click.Context, config_path, data_dir, rpc_url, database_url, log_level) -> None:
+def main(ctx: click.Context, config_path, data_dir, rpc_url, database_url, log_level,
+         log_format) -> None:
     """Index PAXG and XAUT events from Ethereum JSON-RPC into PostgreSQL.
 
     \b
@@ -94,8 +120,9 @@ def main(ctx: click.Context, config_path, data_dir, rpc_url, database_url, log_l
     """
     from indexer import pgserver
 
-    _setup_logging(log_level.upper())
-    ctx.obj = Context(config_path, data_dir or pgserver.default_data_dir(), rpc_url, database_url)
+    _setup_logging(log_level.upper(), log_format)
+    ctx.obj = Context(config_path, data_dir or pgserver.default_data_dir(), rpc_url, database_url,
+                      log_format)
 
 
 def _database_url(ctx: Context, config: Config, *, keep_running: bool) -> str:
@@ -110,8 +137,11 @@ def _database_url(ctx: Context, config: Config, *, keep_running: bool) -> str:
 
 @main.command()
 @click.option("--once", is_flag=True, help="Sync to the current target block, then exit.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
+              help="Serve Prometheus /metrics, /healthz and /readyz on this port (overrides "
+                   "[metrics] port; bound to [metrics] host, 127.0.0.1 by default).")
 @click.pass_obj
-def sync(ctx: Context, once: bool) -> None:
+def sync(ctx: Context, once: bool, metrics_port: int | None) -> None:
     """Backfill from each token's start block, then follow the chain head.
 
     Brings the schema up to date first. Stops cleanly on Ctrl-C or SIGTERM (exit 0): the batch
@@ -121,6 +151,7 @@ def sync(ctx: Context, once: bool) -> None:
     Example:
         indexer --rpc-url http://127.0.0.1:8545 sync
         indexer --config devnet.toml sync --once
+        indexer sync --metrics-port 9464
     """
     from indexer import migrate
     from indexer.sync import Syncer, install_signal_handlers
@@ -133,10 +164,23 @@ def sync(ctx: Context, once: bool) -> None:
     _run(migrate.upgrade, url, wait=True)
     stop = threading.Event()
     install_signal_handlers(stop)
-    syncer = _run(Syncer, config, url, stop)
+    port = metrics_port if metrics_port is not None else config.metrics.port
+    metrics, server = None, None
+    if port:
+        from indexer import metrics as metrics_mod
+        from indexer.rpc import RpcClient
+
+        metrics = metrics_mod.Metrics()
+        head_rpc = RpcClient(config.rpc.url or "", timeout=5, max_attempts=1, chain_id=config.chain.id)
+        ready = metrics_mod.Readiness(metrics, head_rpc.fetch_block_number, config.metrics.max_lag_blocks)
+        try:
+            server = metrics_mod.serve(metrics, config.metrics.host or "127.0.0.1", port, ready)
+        except OSError as exc:
+            raise UserError(IndexerError(f"cannot serve metrics on port {port}: {exc.strerror}")) from None
+    syncer = _run(Syncer, config, url, stop, **({"metrics": metrics} if metrics else {}))
     log.info("syncing chain %d from %s (%s)", config.chain.id, redact_url(config.rpc.url or ""),
              ", ".join(t.symbol for t in config.enabled_tokens))
-    with _Progress() as progress:
+    with _Progress(enabled=ctx.log_format == "text") as progress:
         syncer.on_backfill = progress.start
         syncer.on_progress = progress.update
         summary = _run(syncer.run, once=once)
@@ -146,17 +190,20 @@ def sync(ctx: Context, once: bool) -> None:
         summary.rpc_requests, summary.rpc_retries,
         "; stopped on request" if summary.stopped else "",
     )
+    if server is not None:
+        server.shutdown()
 
 
 class _Progress:
     """A rich progress bar with ETA on a terminal during backfill; nothing otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        self._enabled = enabled
         self._bar = None
         self._task = None
 
     def __enter__(self):
-        if sys.stderr.isatty():
+        if self._enabled and sys.stderr.isatty():
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeRemainingColumn)
 
@@ -460,3 +507,107 @@ def readonly_role(ctx: Context, role: str, password_env: str | None) -> None:
     finally:
         conn.close()
     click.echo(f"role {role}: read-only access to every table and view")
+
+
+@main.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@click.option("--max-lag", type=click.IntRange(min=0), default=None, metavar="BLOCKS",
+              help="Exit 1 when a token is more than this many blocks behind the head "
+                   "(default: [metrics] max_lag_blocks, 64).")
+@click.pass_obj
+def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
+    """Show per token how far the index is and whether a sync is running.
+
+    Exit code: 0 healthy, 1 lagging more than --max-lag blocks, 2 the RPC endpoint or the
+    database cannot be reached.
+
+    \b
+    Example:
+        indexer status
+        indexer status --json --max-lag 100 || alert "gold-indexer is behind"
+    """
+    import json
+    from datetime import datetime, timezone
+
+    from indexer import store
+    from indexer.rpc import RpcClient
+
+    config = _run(ctx.load)
+    threshold = config.metrics.max_lag_blocks if max_lag is None else max_lag
+    report: dict = {"chain_id": config.chain.id, "tokens": [], "sync_running": None,
+                    "head_block": None, "head_time": None, "finalized_block": None, "errors": []}
+    if config.rpc.url:
+        rpc = RpcClient(config.rpc.url, timeout=10, max_attempts=2, chain_id=config.chain.id)
+        try:
+            head = rpc.fetch_header("latest")
+            report["head_block"] = int(head["number"], 16)
+            report["head_time"] = datetime.fromtimestamp(int(head["timestamp"], 16), timezone.utc)
+            try:
+                final = rpc.fetch_header("finalized")
+                report["finalized_block"] = int(final["number"], 16) if final else None
+            except IndexerError:
+                pass  # a node without the finalized tag
+        except IndexerError as exc:
+            report["errors"].append(f"RPC: {redact_text(str(exc))}")
+        finally:
+            rpc.close()
+    else:
+        report["errors"].append("RPC: no RPC URL configured")
+    try:
+        url = _database_url(ctx, config, keep_running=False)
+        conn = store.connect(url)
+        try:
+            report["sync_running"] = store.sync_running(conn)
+            report["tokens"] = store.load_status(conn, config.chain.id)
+        finally:
+            conn.close()
+    except IndexerError as exc:
+        report["errors"].append(f"database: {exc}")
+    except Exception as exc:  # noqa: BLE001 - e.g. a database without the schema
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        report["errors"].append(f"database: {first}")
+    lagging = False
+    for t in report["tokens"]:
+        t["lag_blocks"] = (report["head_block"] - t["indexed_block"]
+                           if report["head_block"] is not None else None)
+        t["lag_seconds"] = (int((report["head_time"] - t["indexed_block_time"]).total_seconds())
+                            if report["head_time"] and t["indexed_block_time"] else None)
+        secs, events = t.pop("last_batch_seconds"), t["last_batch_events"]
+        t["last_batch_events_per_second"] = round(events / secs, 1) if secs and events is not None else None
+        if t["lag_blocks"] is not None and t["lag_blocks"] > threshold:
+            lagging = True
+    if not report["tokens"]:
+        lagging = True  # nothing indexed yet: as far behind as can be
+    code = 2 if report["errors"] else (1 if lagging else 0)
+    report["healthy"] = code == 0
+    report["max_lag_blocks"] = threshold
+    if as_json:
+        click.echo(json.dumps(report, default=str, indent=2))
+    else:
+        _print_status(report)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _print_status(report: dict) -> None:
+    head = report["head_block"]
+    click.echo(f"chain {report['chain_id']}: head {head if head is not None else '?'}, "
+               f"finalized {report['finalized_block'] if report['finalized_block'] is not None else '?'}; "
+               f"sync {'running' if report['sync_running'] else 'not running'}")
+    if report["tokens"]:
+        click.echo(f"{'token':<6} {'indexed block':>13}  {'block time (UTC)':<19}  {'lag':>7}  "
+                   f"{'lag time':>9}  {'events':>10}  {'last batch':>13}")
+        for t in report["tokens"]:
+            when = t["indexed_block_time"].strftime("%Y-%m-%d %H:%M:%S") if t["indexed_block_time"] else "?"
+            lag = "?" if t["lag_blocks"] is None else str(t["lag_blocks"])
+            lag_s = "?" if t["lag_seconds"] is None else f"{t['lag_seconds']}s"
+            rate = t["last_batch_events_per_second"]
+            click.echo(f"{t['token']:<6} {t['indexed_block']:>13}  {when:<19}  {lag:>7}  {lag_s:>9}  "
+                       f"{t['events_stored']:>10}  {('?' if rate is None else f'{rate:.0f} ev/s'):>13}")
+    for error in report["errors"]:
+        click.echo(f"error: {error}")
+    state = "healthy" if report["healthy"] else (
+        "unreachable" if report["errors"] else
+        "not indexed yet" if not report["tokens"] else
+        f"lagging (more than {report['max_lag_blocks']} blocks)")
+    click.echo(state)

@@ -72,6 +72,17 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    # Port of the Prometheus /metrics, /healthz and /readyz endpoint; 0 = off.
+    port: int = 0
+    # Loopback only unless you open it on purpose (e.g. "0.0.0.0" behind a firewall).
+    host: str | None = "127.0.0.1"
+    # /readyz answers 503 when the sync is more than this many blocks behind the head
+    # (64 blocks, ~13 minutes on mainnet, well past confirmations).
+    max_lag_blocks: int = 64
+
+
+@dataclass(frozen=True, slots=True)
 class TokenOverride:
     address: str | None = None
     start_block: int | None = None
@@ -85,6 +96,7 @@ class Config:
     chain: ChainConfig
     sync: SyncConfig
     database: DatabaseConfig
+    metrics: MetricsConfig
     tokens: tuple[Token, ...]
     source: str  # where the file came from, for messages
 
@@ -98,6 +110,7 @@ _SECTIONS: dict[str, type] = {
     "chain": ChainConfig,
     "sync": SyncConfig,
     "database": DatabaseConfig,
+    "metrics": MetricsConfig,
 }
 
 
@@ -309,6 +322,10 @@ def _validate(config: Config) -> None:
         ("postgresql://", "postgres://")
     ):
         raise ConfigError("database.url must be a postgresql:// URL")
+    if not 0 <= config.metrics.port <= 65535:
+        raise ConfigError(f"metrics.port must be between 0 (off) and 65535, got {config.metrics.port}")
+    if config.metrics.max_lag_blocks < 0:
+        raise ConfigError("metrics.max_lag_blocks must be 0 or more")
     if not config.enabled_tokens:
         raise ConfigError("every token is disabled: enable at least one under [tokens.*]")
     addresses = [t.address for t in config.enabled_tokens]

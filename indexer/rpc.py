@@ -227,7 +227,7 @@ class RpcClient:
 
     def __init__(self, endpoints: str | Sequence[Endpoint], *, timeout: float = 30.0,
                  max_attempts: int = 8, backoff: float = BACKOFF_MULTIPLIER,
-                 chain_id: int | None = None):
+                 chain_id: int | None = None, metrics=None):
         if isinstance(endpoints, str):
             endpoints = [Endpoint(endpoints)]
         self.endpoints = list(endpoints)
@@ -236,6 +236,7 @@ class RpcClient:
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.chain_id = chain_id  # when set, every endpoint is checked against it before use
+        self.metrics = metrics  # indexer.metrics.NullMetrics-like: rpc_request(), retry()
         self.stats = RpcStats()
         self._session = requests.Session()
         self._session.headers["Content-Type"] = "application/json"
@@ -314,6 +315,8 @@ class RpcClient:
 
         def before_sleep(state: RetryCallState) -> None:
             self.stats.retries += 1
+            if self.metrics is not None:
+                self.metrics.retry()
             exc = state.outcome.exception() if state.outcome else None
             log.warning(
                 "%s failed (attempt %d/%d): %s; retrying in %.1fs",
@@ -333,10 +336,23 @@ class RpcClient:
         except RetryableRpcError as exc:
             raise RpcError(f"{what} failed {self.max_attempts} times; last error: {exc}") from None
 
+    def _observed_post(self, method: str, body: bytes) -> Any:
+        """_post, reported to metrics by method and error class."""
+        if self.metrics is None:
+            return self._post(body)
+        try:
+            payload = self._post(body)
+        except Exception as exc:
+            self.metrics.rpc_request(method, type(exc).__name__)
+            raise
+        error = payload.get("error") if isinstance(payload, dict) else None
+        self.metrics.rpc_request(method, type(classify_error(error)).__name__ if error else None)
+        return payload
+
     def _single(self, method: str, params: list[Any]) -> Any:
         body = orjson.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params})
         self.stats.calls += 1
-        payload = self._post(body)
+        payload = self._observed_post(method, body)
         if not isinstance(payload, dict):
             raise RetryableRpcError(f"unexpected JSON-RPC answer to {method} from {self.safe_url}")
         if "error" in payload and payload["error"] is not None:
@@ -359,7 +375,7 @@ class RpcClient:
             [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in zip(ids, calls)]
         )
         self.stats.calls += len(calls)
-        payload = self._post(body)
+        payload = self._observed_post(calls[0][0], body)
         if isinstance(payload, dict) and "error" in payload:
             raise classify_error(payload["error"])
         if not isinstance(payload, list) or len(payload) != len(calls):

@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from indexer.decode import LOG_COLUMNS
@@ -158,6 +159,8 @@ def write_batch(
     window_from: int | None = None,
     rows_from: int | None = None,
     token_from: dict[str, int] | None = None,
+    seconds: float | None = None,
+    events_by_token: dict[str, int] | None = None,
 ) -> None:
     """Store one batch and move the checkpoints of `checkpoint_tokens` to `checkpoint`, atomically.
 
@@ -197,12 +200,21 @@ def write_batch(
                 ),
             )
             cur.execute(
-                """INSERT INTO checkpoints (chain_id, token, block_number, block_hash, updated_at)
-                   SELECT %s, t, %s, %s, now() FROM unnest(%s::text[]) AS t
+                """INSERT INTO checkpoints (chain_id, token, block_number, block_hash, updated_at,
+                                           last_batch_blocks, last_batch_events, last_batch_seconds)
+                   SELECT %(c)s, t, %(n)s, %(h)s, now(), %(blocks)s,
+                          coalesce((%(events)s::jsonb ->> t)::bigint, 0), %(secs)s
+                   FROM unnest(%(tokens)s::text[]) AS t
                    ON CONFLICT (chain_id, token) DO UPDATE
                    SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash,
-                       updated_at = EXCLUDED.updated_at""",
-                (chain_id, checkpoint.number, checkpoint.hash, list(checkpoint_tokens)),
+                       updated_at = EXCLUDED.updated_at,
+                       last_batch_blocks = EXCLUDED.last_batch_blocks,
+                       last_batch_events = EXCLUDED.last_batch_events,
+                       last_batch_seconds = EXCLUDED.last_batch_seconds""",
+                {"c": chain_id, "n": checkpoint.number, "h": checkpoint.hash,
+                 "tokens": list(checkpoint_tokens),
+                 "blocks": checkpoint.number - rows_from + 1 if rows_from is not None else None,
+                 "events": Jsonb(events_by_token or {}), "secs": seconds},
             )
             if window_from is not None and rows_from is not None and rows_from - 1 < window_from:
                 cur.execute(
@@ -385,3 +397,31 @@ def create_readonly_role(conn: psycopg.Connection, role: str, password: str | No
         conn.execute(sql.SQL(
             "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT SELECT ON TABLES TO {}"
         ).format(owner, ident))
+
+
+def sync_running(conn: psycopg.Connection) -> bool:
+    """Whether some session holds the writer lock on this database."""
+    row = conn.execute(
+        """SELECT EXISTS (SELECT 1 FROM pg_locks
+                          WHERE locktype = 'advisory' AND granted
+                            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                            AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1)""",
+        (WRITER_LOCK_KEY >> 32, WRITER_LOCK_KEY & 0xFFFF_FFFF),
+    ).fetchone()
+    return bool(row[0])
+
+
+def load_status(conn: psycopg.Connection, chain_id: int) -> list[dict]:
+    """Per token: checkpoint, its block time, the last batch, events stored."""
+    rows = conn.execute(
+        """SELECT c.token, c.block_number, b.block_time, c.updated_at, c.last_batch_blocks,
+                  c.last_batch_events, c.last_batch_seconds,
+                  (SELECT count(*) FROM logs l WHERE l.chain_id = c.chain_id AND l.token = c.token)
+           FROM checkpoints c
+           LEFT JOIN blocks b ON b.chain_id = c.chain_id AND b.number = c.block_number
+           WHERE c.chain_id = %s ORDER BY c.token""",
+        (chain_id,),
+    ).fetchall()
+    keys = ("token", "indexed_block", "indexed_block_time", "updated_at", "last_batch_blocks",
+            "last_batch_events", "last_batch_seconds", "events_stored")
+    return [dict(zip(keys, r)) for r in rows]

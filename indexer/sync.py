@@ -19,6 +19,7 @@ from indexer import store
 from indexer.config import Config, SyncConfig, require_rpc_url
 from indexer.decode import DecodeState, decode_logs, format_time
 from indexer.errors import IndexerError, ReorgTooDeep, RpcError
+from indexer.metrics import NullMetrics
 from indexer.rpc import RangeTooLarge, RpcClient, make_endpoints
 from indexer.store import Header
 from indexer.tokens import Token, all_topics
@@ -57,6 +58,7 @@ class Batch:
     tokens: tuple[str, ...]
     window_from: int
     token_from: dict[str, int]
+    events_by_token: dict[str, int]
 
 
 @dataclass
@@ -184,7 +186,15 @@ def fetch_batch(
         tokens=tuple(t.symbol for t in tokens),
         window_from=window_from,
         token_from={t.symbol: max(lo, next_block[t.symbol]) for t in tokens},
+        events_by_token=_count_by_token(rows),
     )
+
+
+def _count_by_token(rows: list[list]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row[3]] = counts.get(row[3], 0) + 1
+    return counts
 
 
 class Fetcher(threading.Thread):
@@ -193,10 +203,11 @@ class Fetcher(threading.Thread):
     def __init__(self, config: Config, rpc: RpcClient, lo: int, target: int,
                  next_block: dict[str, int], state: DecodeState, out: queue.Queue,
                  stop: threading.Event, sizer: RangeSizer, prev_hash: str | None,
-                 window_from: int):
+                 window_from: int, metrics: NullMetrics):
         super().__init__(name="fetcher", daemon=True)
         self.config, self.rpc, self.lo, self.target = config, rpc, lo, target
         self.prev_hash, self.window_from = prev_hash, window_from
+        self.metrics = metrics
         self.next_block = dict(next_block)
         self.state, self.out, self.stop, self.sizer = state, out, stop, sizer
 
@@ -246,6 +257,7 @@ class Fetcher(threading.Thread):
                         f"{exc}; use an RPC endpoint with a higher log limit"
                     ) from None
                 log.info("range %d-%d too large (%s); splitting", cursor, hi, exc)
+                self.metrics.range_split()
                 self.sizer.after_too_large(cursor, span, exc.hint)
                 continue
             except HashMismatch as exc:
@@ -284,13 +296,15 @@ class Syncer:
     stop: threading.Event = field(default_factory=threading.Event)
     on_progress: Callable[[int, int, int], None] | None = None  # (done_blocks, total_blocks, events)
     on_backfill: Callable[[int], None] | None = None  # called with total blocks before a backfill
+    metrics: NullMetrics = field(default_factory=NullMetrics)
 
     def __post_init__(self) -> None:
         rpc = self.config.rpc
         endpoints = make_endpoints([require_rpc_url(self.config), *rpc.fallback_urls],
                                    rpc.max_requests_per_second)
         opts = {"timeout": rpc.timeout, "max_attempts": rpc.max_attempts,
-                "backoff": rpc.backoff_seconds, "chain_id": self.config.chain.id}
+                "backoff": rpc.backoff_seconds, "chain_id": self.config.chain.id,
+                "metrics": self.metrics}
         self.rpc = RpcClient(endpoints, **opts)
         self.fetch_rpc = RpcClient(endpoints, **opts)
         self.sizer = RangeSizer(self.config.sync)
@@ -303,8 +317,10 @@ class Syncer:
     def _connect(self) -> None:
         self.conn = store.connect(self.database_url, attempts=store.CONNECT_ATTEMPTS)
         store.acquire_writer_lock(self.conn)
+        self.metrics.database_ok(True)
 
     def _reconnect(self, exc: Exception) -> None:
+        self.metrics.database_ok(False)
         log.warning("lost the PostgreSQL connection (%s); reconnecting", str(exc).strip()[:200])
         try:
             self.conn.close()
@@ -322,14 +338,14 @@ class Syncer:
                     raise IndexerError(f"PostgreSQL keeps failing: {str(exc).strip()[:200]}") from None
                 self._reconnect(exc)
 
-    def _write(self, batch: Batch) -> None:
+    def _write(self, batch: Batch, seconds: float) -> None:
         """Write a batch; after a lost connection, find out whether its commit landed first."""
         chain_id = self.config.chain.id
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 store.write_batch(self.conn, chain_id, batch.rows, batch.headers, batch.tokens,
                                   batch.checkpoint, batch.window_from, batch.from_block,
-                                  batch.token_from)
+                                  batch.token_from, seconds, batch.events_by_token)
                 return
             except store.CONNECTION_ERRORS as exc:
                 if attempt == WRITE_ATTEMPTS:
@@ -364,12 +380,16 @@ class Syncer:
             target_once = None
             while not self.stop.is_set():
                 head, safe, finalized = self.rpc.fetch_chain_head()
+                self.metrics.head(head, finalized)
                 self._db(store.save_chain_head, cfg.chain.id, head, safe, finalized)
                 target = head - cfg.sync.confirmations
                 if once:
                     target_once = target if target_once is None else target_once
                     target = target_once
                 next_block, hashes, state = self._load_positions()
+                for symbol, n in next_block.items():
+                    if hashes[symbol] is not None:
+                        self.metrics.set_indexed(symbol, n - 1)
                 lo = min(next_block.values())
                 if lo <= target:
                     low = [s for s, n in next_block.items() if n == lo]
@@ -455,6 +475,7 @@ class Syncer:
         deleted = self._db(store.rewind, chain_id, ancestor, stored[ancestor])
         depth = block - ancestor
         self.reorgs.append((ancestor + 1, depth))
+        self.metrics.reorg(depth)
         log.warning("reorg: blocks %d-%d replaced (depth %d); rolled back %d logs to block %d",
                     ancestor + 1, block, depth, deleted, ancestor)
 
@@ -467,7 +488,7 @@ class Syncer:
         fetch_stop = threading.Event()
         window_from = head - self.config.sync.reorg_window + 1
         fetcher = Fetcher(self.config, self.fetch_rpc, lo, target, next_block, state, out,
-                          fetch_stop, self.sizer, prev_hash, window_from)
+                          fetch_stop, self.sizer, prev_hash, window_from, self.metrics)
         fetcher.start()
         last = time.monotonic()
         try:
@@ -484,10 +505,12 @@ class Syncer:
                 if isinstance(item, BaseException):
                     raise item
                 batch: Batch = item
-                self._write(batch)
+                self._write(batch, time.monotonic() - last)
                 now = time.monotonic()
                 n = len(batch.rows)
                 rate = n / (now - last) if now > last else 0.0
+                self.metrics.batch(batch.tokens, batch.to_block - batch.from_block + 1,
+                                   batch.events_by_token, now - last, batch.to_block)
                 last = now
                 s = self.summary
                 s.batches += 1

@@ -1,0 +1,167 @@
+"""Prometheus metrics and the /healthz and /readyz endpoints (the only module using
+prometheus-client). The sync loop and the RPC client report through a `Metrics` object; without
+`--metrics-port` they get `NullMetrics`, which does nothing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+log = logging.getLogger(__name__)
+
+
+class NullMetrics:
+    """The interface, doing nothing: what the sync uses when metrics are off."""
+
+    def batch(self, tokens, blocks: int, events_by_token: dict[str, int], seconds: float,
+              indexed_block: int) -> None: ...
+    def head(self, head: int, finalized: int | None) -> None: ...
+    def rpc_request(self, method: str, error_class: str | None) -> None: ...
+    def range_split(self) -> None: ...
+    def retry(self) -> None: ...
+    def reorg(self, depth: int) -> None: ...
+    def database_ok(self, ok: bool) -> None: ...
+    def set_indexed(self, token: str, block: int) -> None: ...
+
+
+class Metrics(NullMetrics):
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        p = "gold_indexer_"
+        self.blocks = Counter(p + "blocks_indexed", "Blocks scanned and committed", ["token"], registry=r)
+        self.events = Counter(p + "events_indexed", "Logs stored", ["token"], registry=r)
+        self.indexed_block = Gauge(p + "indexed_block", "Last committed block (checkpoint)", ["token"], registry=r)
+        self.head_block = Gauge(p + "head_block", "Chain head at the last poll", registry=r)
+        self.finalized_block = Gauge(p + "finalized_block", "Node's finalized block at the last poll", registry=r)
+        self.lag = Gauge(p + "lag_blocks", "Head minus the checkpoint", ["token"], registry=r)
+        self.batch_seconds = Histogram(p + "batch_duration_seconds", "Time from one committed batch to the next",
+                                       buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=r)
+        self.rpc_requests = Counter(p + "rpc_requests", "JSON-RPC HTTP requests", ["method"], registry=r)
+        self.rpc_errors = Counter(p + "rpc_errors", "JSON-RPC requests that failed", ["method", "error_class"], registry=r)
+        self.splits = Counter(p + "range_splits", "eth_getLogs ranges split on a provider limit", registry=r)
+        self.retries = Counter(p + "rpc_retries", "RPC attempts retried after a fault", registry=r)
+        self.reorgs = Counter(p + "reorgs", "Chain reorganisations rolled back", registry=r)
+        self.reorg_depth = Histogram(p + "reorg_depth_blocks", "Depth of rolled-back reorgs",
+                                     buckets=(1, 2, 3, 5, 8, 13, 21, 34, 64, 128), registry=r)
+        self.db_up = Gauge(p + "database_up", "1 if the last database operation succeeded", registry=r)
+        self._indexed: dict[str, int] = {}
+        self._head: int | None = None
+        self._lock = threading.Lock()
+
+    def batch(self, tokens, blocks, events_by_token, seconds, indexed_block):
+        self.batch_seconds.observe(seconds)
+        with self._lock:
+            for t in tokens:
+                self.blocks.labels(t).inc(blocks)
+                self.events.labels(t).inc(events_by_token.get(t, 0))
+                self.indexed_block.labels(t).set(indexed_block)
+                self._indexed[t] = indexed_block
+            self._update_lag()
+        self.db_up.set(1)
+
+    def head(self, head, finalized):
+        with self._lock:
+            self._head = head
+            self.head_block.set(head)
+            if finalized is not None:
+                self.finalized_block.set(finalized)
+            self._update_lag()
+
+    def _update_lag(self) -> None:
+        if self._head is not None:
+            for t, n in self._indexed.items():
+                self.lag.labels(t).set(max(0, self._head - n))
+
+    def rpc_request(self, method, error_class):
+        self.rpc_requests.labels(method).inc()
+        if error_class:
+            self.rpc_errors.labels(method, error_class).inc()
+
+    def range_split(self):
+        self.splits.inc()
+
+    def retry(self):
+        self.retries.inc()
+
+    def reorg(self, depth):
+        self.reorgs.inc()
+        self.reorg_depth.observe(depth)
+
+    def database_ok(self, ok):
+        self.db_up.set(1 if ok else 0)
+
+    def max_lag(self) -> int | None:
+        with self._lock:
+            if self._head is None or not self._indexed:
+                return None
+            return max(self._head - n for n in self._indexed.values())
+
+    def set_indexed(self, token: str, block: int) -> None:
+        with self._lock:
+            self._indexed[token] = block
+            self.indexed_block.labels(token).set(block)
+            self._update_lag()
+
+
+def serve(metrics: Metrics, host: str, port: int, ready: Callable[[], tuple[bool, str]]) -> ThreadingHTTPServer:
+    """/metrics (Prometheus text format), /healthz (the process answers), /readyz (ready())."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            if self.path == "/metrics":
+                self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
+            elif self.path == "/healthz":
+                self._send(200, b"ok\n", "text/plain")
+            elif self.path == "/readyz":
+                ok, why = ready()
+                self._send(200 if ok else 503, (why + "\n").encode(), "text/plain")
+            else:
+                self._send(404, b"not found: /metrics, /healthz, /readyz\n", "text/plain")
+
+        def _send(self, code: int, body: bytes, ctype: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:  # scrapes every few seconds: keep them out of the log
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    log.info("metrics on http://%s:%d/metrics (/healthz, /readyz)", host, server.server_address[1])
+    return server
+
+
+class Readiness:
+    """Caught up within `max_lag` blocks of a head read at most once per second, and the
+    database answered recently."""
+
+    def __init__(self, metrics: Metrics, fetch_head: Callable[[], int], max_lag: int):
+        self.metrics, self.fetch_head, self.max_lag = metrics, fetch_head, max_lag
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> tuple[bool, str]:
+        with self._lock:
+            if time.monotonic() - self._checked > 1.0:
+                try:
+                    self.metrics.head(self.fetch_head(), None)
+                except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                    return False, f"not ready: cannot read the chain head ({type(exc).__name__})"
+                self._checked = time.monotonic()
+        if self.metrics.db_up._value.get() != 1:  # noqa: SLF001 - our own gauge
+            return False, "not ready: database unreachable"
+        lag = self.metrics.max_lag()
+        if lag is None:
+            return False, "not ready: nothing indexed yet"
+        if lag > self.max_lag:
+            return False, f"not ready: {lag} blocks behind (threshold {self.max_lag})"
+        return True, f"ready: {lag} blocks behind"
