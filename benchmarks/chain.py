@@ -2,7 +2,7 @@
 and about N logs, built once and cached in benchmarks/cache/ by its parameters.
 
 The chain is deterministic for given parameters: a seeded generator, a fixed genesis timestamp
-and 12-second blocks. Each transaction calls `mintChains` on one emitter: per chain, an amount is
+and evenly spaced block times over six years. Each transaction calls `mintChains` on one emitter: per chain, an amount is
 minted to one holder and passed along a chain of holders (PAXG: principal leg, fee leg and
 FeeCollected per hop, 0.02% fee), and the last holder sometimes burns part of it. Every holder
 receives before it sends, so balances derived from the logs never go negative. Holders come
@@ -34,10 +34,12 @@ CACHE = BENCH / "cache"
 ARTIFACT = BENCH / "contracts" / "artifacts" / "BulkEmitter.json"
 
 # Bump when the generator changes what it emits: old cache entries then no longer match.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CHAIN_ID = 31337
-GENESIS_TIMESTAMP = 1_735_689_600  # 2025-01-01 00:00:00 UTC
-BLOCK_SECONDS = 12
+GENESIS_TIMESTAMP = 1_567_296_000  # 2019-09-01 00:00:00 UTC, PAXG's first months
+# The blocks span this many years (PAXG's history since 2019), so daily and monthly figures
+# have realistic row counts: about 450 logs a day at 1M logs.
+YEARS = 6
 PAXG_FEE_RATE = 200  # parts per million, as PAXG V1 charged until 2024
 FEE_PARTS = 1_000_000
 PAXG_SHARE = 0.6  # share of transactions that go to the PAXG emitter
@@ -58,6 +60,10 @@ class ChainParams:
     @property
     def n_blocks(self) -> int:
         return self.blocks if self.blocks is not None else max(1_000, self.logs // 100)
+
+    @property
+    def block_seconds(self) -> int:
+        return max(1, round(YEARS * 365.25 * 86_400 / self.n_blocks))
 
     def key(self) -> str:
         bytecode = json.loads(ARTIFACT.read_text())["bytecode"]
@@ -196,7 +202,7 @@ def build(params: ChainParams, state_path: Path, log=print) -> dict:
     anvil = Anvil("--timestamp", str(GENESIS_TIMESTAMP), "--dump-state", str(tmp))
     t0 = time.monotonic()
     try:
-        anvil.rpc("anvil_setBlockTimestampInterval", [BLOCK_SECONDS])
+        anvil.rpc("anvil_setBlockTimestampInterval", [params.block_seconds])
         deployer, fee_recipient = anvil.rpc("eth_accounts")[:2]
         rng = random.Random(params.seed)
         fee_recipient_int = int(fee_recipient, 16)

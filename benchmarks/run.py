@@ -300,7 +300,7 @@ def statement_times(log_path: Path, offset: int, wall_seconds: float) -> list[di
 def git_state() -> dict:
     def git(*args: str) -> str:
         r = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
-        return r.stdout.strip()
+        return r.stdout.rstrip("\n")
 
     return {"commit": git("rev-parse", "--short", "HEAD"),
             "dirty": [line[3:] for line in git("status", "--porcelain").splitlines()

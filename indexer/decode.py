@@ -124,6 +124,7 @@ def decode_logs(
     rows: list[list] = []
     # Last row per token symbol within the current transaction, for fee-leg and Redeem pairing.
     prev: dict[str, list] = {}
+    specs = {address: token.topics for address, token in tokens_by_address.items()}
     for log in raw_logs:
         if log.get("removed"):
             raise BadLog("node returned a removed log in eth_getLogs")
@@ -132,7 +133,7 @@ def decode_logs(
         if token is None:
             continue
         topics = log["topics"]
-        spec = token.topics.get(topics[0]) if topics else None
+        spec = specs[address].get(topics[0]) if topics else None
         if spec is None:
             continue
         block = _hexint(log["blockNumber"])
