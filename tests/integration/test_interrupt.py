@@ -85,7 +85,8 @@ def test_kill_9_at_random_instants_then_restart_matches_uninterrupted(chain, tmp
     path.write_text(chain.config_toml(url, **ONE_BLOCK_BATCHES))
     rng = random.Random(20261124)
     kills_mid_sync = 0
-    for _ in range(4):
+    kills = int(os.environ.get("INDEXER_TEST_KILLS", "6"))
+    for _ in range(kills):
         proc = start_sync(path, tmp_path / "sync.log", "--once")
         wait_for_checkpoint(url, proc)
         time.sleep(rng.uniform(0.0, 0.4))
@@ -93,6 +94,7 @@ def test_kill_9_at_random_instants_then_restart_matches_uninterrupted(chain, tmp
         proc.wait(10)
         if checkpoint(url) < head:
             kills_mid_sync += 1
-    assert kills_mid_sync >= 1
+    print(f"kill -9: {kills} kills, {kills_mid_sync} mid-sync")
+    assert kills_mid_sync >= kills // 2
     sync_once(path)
     assert dump_tables(url) == reference_run(chain, tmp_path, database_factory)
