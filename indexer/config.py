@@ -51,8 +51,9 @@ class SyncConfig:
     confirmations: int = 12
     # Seconds between head polls once caught up: one mainnet slot.
     poll_interval: float = 12.0
-    # First eth_getLogs range; it adapts between min and max from there.
-    batch_blocks: int = 2_000
+    # First eth_getLogs range; it adapts between min and max from there. Small, because one
+    # over-wide first answer on a dense chain costs hundreds of MB; it doubles per sparse range.
+    batch_blocks: int = 100
     min_batch_blocks: int = 1
     max_batch_blocks: int = 100_000
     # Grow the range while a request returns fewer logs than this, shrink when it returns more.

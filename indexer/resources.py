@@ -16,8 +16,12 @@ def resource_dir() -> Path:
 
 @cache
 def sql_statements(name: str) -> tuple[str, ...]:
-    """The statements of sql/<name>, split at lines holding only ';'."""
+    """The statements of sql/<name>, split at lines holding only ';', without comment lines
+    (psycopg would read a %(name)s placeholder in a comment as a parameter)."""
     text = (resource_dir() / "sql" / name).read_text()
-    parts = [p.strip() for p in text.split("\n;\n")]
-    return tuple(p for p in parts if p and not all(
-        line.startswith("--") or not line.strip() for line in p.splitlines()))
+    statements = []
+    for part in text.split("\n;\n"):
+        code = "\n".join(line for line in part.splitlines() if not line.lstrip().startswith("--"))
+        if code.strip():
+            statements.append(code.strip())
+    return tuple(statements)

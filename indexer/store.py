@@ -176,13 +176,17 @@ def write_batch(
             with cur.copy(_COPY_LOGS) as copy:
                 for row in rows:
                     copy.write_row(row)
+            segments = day_segments(headers)
             for token, first in (token_from or {}).items():
-                for day, lo, hi in day_segments(headers):
+                params = {"chain_id": chain_id, "token": token, "lo": first, "hi": checkpoint.number}
+                for statement in sql_statements("derived_add.sql"):
+                    cur.execute(statement, params)
+                for day, lo, hi in segments:
                     if hi < first:
                         continue
                     params = {"chain_id": chain_id, "token": token, "lo": max(lo, first),
                               "hi": hi, "day": day}
-                    for statement in sql_statements("derived_add.sql"):
+                    for statement in sql_statements("derived_day.sql"):
                         cur.execute(statement, params)
             all_headers = list(headers)
             if all(h.number != checkpoint.number for h in all_headers):

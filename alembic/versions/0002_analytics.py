@@ -18,22 +18,31 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 def upgrade() -> None:
     op.execute((SQL_DIR / "0002_analytics.sql").read_text())
-    # Existing logs (from a database synced before this revision) enter the derived tables.
-    for token, lo, hi in op.get_bind().exec_driver_sql(
-        "SELECT token, min(block_number), max(block_number) FROM logs GROUP BY token"
+    # Existing logs (from a database synced before this revision) enter the derived tables:
+    # the additive ones at once, balances and end-of-day figures day by day.
+    bind = op.get_bind()
+    for chain_id, token, lo, hi in bind.exec_driver_sql(
+        "SELECT chain_id, token, min(block_number), max(block_number) FROM logs GROUP BY 1, 2"
     ).fetchall():
-        for chain_id, in op.get_bind().exec_driver_sql(
-            "SELECT DISTINCT chain_id FROM logs WHERE token = %(t)s", {"t": token}
-        ).fetchall():
-            params = {"chain_id": chain_id, "token": token, "lo": lo, "hi": hi}
-            for statement in _statements("derived_add.sql"):
-                op.get_bind().exec_driver_sql(statement, params)
+        params = {"chain_id": chain_id, "token": token, "lo": lo, "hi": hi}
+        for statement in _statements("derived_add.sql"):
+            bind.exec_driver_sql(statement, params)
+        days = bind.exec_driver_sql(
+            """SELECT (block_time AT TIME ZONE 'UTC')::date, min(block_number), max(block_number)
+               FROM logs WHERE chain_id = %(c)s AND token = %(t)s GROUP BY 1 ORDER BY 1""",
+            {"c": chain_id, "t": token},
+        ).fetchall()
+        for day, day_lo, day_hi in days:
+            day_params = {"chain_id": chain_id, "token": token, "lo": day_lo, "hi": day_hi,
+                          "day": day}
+            for statement in _statements("derived_day.sql"):
+                bind.exec_driver_sql(statement, day_params)
 
 
-def _statements(name: str) -> list[str]:
-    text = (SQL_DIR / name).read_text()
-    return [p.strip() for p in text.split("\n;\n") if p.strip() and not all(
-        line.startswith("--") or not line.strip() for line in p.strip().splitlines())]
+def _statements(name: str) -> tuple[str, ...]:
+    from indexer.resources import sql_statements
+
+    return sql_statements(name)
 
 
 def downgrade() -> None:

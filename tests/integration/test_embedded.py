@@ -62,3 +62,20 @@ def test_plain_alembic_upgrade_gives_the_schema_the_code_expects(empty_database_
     assert version == ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()
     assert views == {"transfers", "supply_daily", "supply_changes", "volume_daily", "volume_monthly",
                      "holder_balances", "holder_concentration", "holders_daily"}
+
+
+def test_upgrading_a_synced_0001_database_fills_the_derived_tables(chain, devnet_config, database_url):
+    from alembic import command
+
+    from indexer.migrate import alembic_config
+    from tests.integration.test_sync import dump_tables, sync_once
+
+    chain.script_history()
+    sync_once(devnet_config)
+    expected = dump_tables(database_url)
+    cfg = alembic_config(database_url)
+    command.downgrade(cfg, "0001")
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT to_regclass('holder_state')").fetchone()[0] is None
+    command.upgrade(cfg, "head")
+    assert dump_tables(database_url) == expected

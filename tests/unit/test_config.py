@@ -50,7 +50,7 @@ def test_empty_file_gives_builtin_defaults(tmp_path):
     assert config.rpc == RpcConfig(url=None, timeout=30.0, max_attempts=8)
     assert config.chain == ChainConfig(id=1)
     assert config.sync == SyncConfig(
-        confirmations=12, poll_interval=12.0, batch_blocks=2_000, min_batch_blocks=1,
+        confirmations=12, poll_interval=12.0, batch_blocks=100, min_batch_blocks=1,
         max_batch_blocks=100_000, target_logs=10_000, header_batch=250,
     )
     assert config.database == DatabaseConfig(url=None)
