@@ -149,7 +149,9 @@ JOIN tokens t ON t.chain_id = l.chain_id AND t.symbol = l.token
 WHERE l.event = 'Transfer'
   AND (l.from_address = '0x0000000000000000000000000000000000000000'
        OR l.to_address = '0x0000000000000000000000000000000000000000');
+-- INCLUDE lets counts and sums over mints and burns read the index alone.
 CREATE INDEX logs_supply_idx ON logs (chain_id, block_number, log_index)
+    INCLUDE (token, from_address, to_address, amount)
     WHERE event = 'Transfer' AND (from_address = '0x0000000000000000000000000000000000000000'
                                   OR to_address = '0x0000000000000000000000000000000000000000');
 

@@ -1,4 +1,5 @@
-"""The last batch's size and duration per token, for `indexer status`.
+"""The last batch's size and duration per token, for `indexer status`; an index for the
+decoder's starting fee recipient.
 
 Revision ID: 0003
 Revises: 0002
@@ -21,5 +22,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX IF EXISTS logs_fee_recipient_idx")
     op.execute("""ALTER TABLE checkpoints DROP COLUMN last_batch_blocks,
                   DROP COLUMN last_batch_events, DROP COLUMN last_batch_seconds""")
