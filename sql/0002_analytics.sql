@@ -78,6 +78,70 @@ CREATE TABLE holder_state (
 );
 CREATE INDEX holder_state_balance_idx ON holder_state (chain_id, token, balance DESC) WHERE balance > 0;
 
+-- What a range of Transfer logs contributes to the derived tables. p_token NULL means every
+-- token. A batch adds these for its blocks (sql/derived_add.sql, derived_day.sql) and a rollback
+-- takes them off for the blocks above the fork (sql/derived_remove.sql): one definition for both.
+CREATE FUNCTION transfer_day_sums(p_chain integer, p_token text, p_lo bigint, p_hi bigint)
+RETURNS TABLE (chain_id integer, token text, day date, n_logs bigint, minted numeric,
+               burned numeric, n_mints bigint, n_burns bigint, n_transfers bigint,
+               volume numeric, n_fees bigint, fees numeric)
+LANGUAGE sql STABLE AS $$
+    SELECT l.chain_id, l.token, (l.block_time AT TIME ZONE 'UTC')::date,
+           count(*),
+           coalesce(sum(l.amount) FILTER (WHERE l.from_address = '0x0000000000000000000000000000000000000000'), 0),
+           coalesce(sum(l.amount) FILTER (WHERE l.to_address = '0x0000000000000000000000000000000000000000'), 0),
+           count(*) FILTER (WHERE l.from_address = '0x0000000000000000000000000000000000000000'),
+           count(*) FILTER (WHERE l.to_address = '0x0000000000000000000000000000000000000000'),
+           count(*) FILTER (WHERE NOT l.is_fee
+                              AND l.from_address <> '0x0000000000000000000000000000000000000000'
+                              AND l.to_address <> '0x0000000000000000000000000000000000000000'),
+           coalesce(sum(l.amount) FILTER (WHERE NOT l.is_fee
+                              AND l.from_address <> '0x0000000000000000000000000000000000000000'
+                              AND l.to_address <> '0x0000000000000000000000000000000000000000'), 0),
+           count(*) FILTER (WHERE l.is_fee AND l.amount > 0),
+           coalesce(sum(l.amount) FILTER (WHERE l.is_fee), 0)
+    FROM logs l
+    WHERE l.chain_id = p_chain AND (p_token IS NULL OR l.token = p_token)
+      AND l.block_number BETWEEN p_lo AND p_hi AND l.event = 'Transfer'
+    GROUP BY l.chain_id, l.token, (l.block_time AT TIME ZONE 'UTC')::date
+$$;
+
+-- Senders and receivers of transfers (neither mint, burn nor fee leg) per day and month.
+CREATE FUNCTION transfer_participants(p_chain integer, p_token text, p_lo bigint, p_hi bigint)
+RETURNS TABLE (chain_id integer, token text, period char(1), start date, role char(1),
+               address text, n bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT l.chain_id, l.token, g.period, g.start, r.role, r.address, count(*)
+    FROM logs l
+    CROSS JOIN LATERAL (VALUES ('s', l.from_address), ('r', l.to_address)) AS r(role, address)
+    CROSS JOIN LATERAL (VALUES ('d', (l.block_time AT TIME ZONE 'UTC')::date),
+                               ('m', date_trunc('month', l.block_time AT TIME ZONE 'UTC')::date))
+                       AS g(period, start)
+    WHERE l.chain_id = p_chain AND (p_token IS NULL OR l.token = p_token)
+      AND l.block_number BETWEEN p_lo AND p_hi AND l.event = 'Transfer' AND NOT l.is_fee
+      AND l.from_address <> '0x0000000000000000000000000000000000000000'
+      AND l.to_address <> '0x0000000000000000000000000000000000000000'
+    GROUP BY l.chain_id, l.token, g.period, g.start, r.role, r.address
+$$;
+
+-- Every balance movement: the receiving side (+) and the sending side (−) of each Transfer.
+CREATE FUNCTION transfer_legs(p_chain integer, p_token text, p_lo bigint, p_hi bigint)
+RETURNS TABLE (chain_id integer, token text, address text, delta numeric, block_number bigint,
+               block_time timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT l.chain_id, l.token, l.to_address, l.amount, l.block_number, l.block_time
+    FROM logs l
+    WHERE l.chain_id = p_chain AND (p_token IS NULL OR l.token = p_token)
+      AND l.block_number BETWEEN p_lo AND p_hi AND l.event = 'Transfer'
+      AND l.to_address <> '0x0000000000000000000000000000000000000000'
+    UNION ALL
+    SELECT l.chain_id, l.token, l.from_address, -l.amount, l.block_number, l.block_time
+    FROM logs l
+    WHERE l.chain_id = p_chain AND (p_token IS NULL OR l.token = p_token)
+      AND l.block_number BETWEEN p_lo AND p_hi AND l.event = 'Transfer'
+      AND l.from_address <> '0x0000000000000000000000000000000000000000'
+$$;
+
 -- Transfers of one address, fast: what analysts ask most, and what a rollback needs to find an
 -- address's last activity before the fork.
 CREATE INDEX logs_transfer_from_idx ON logs (chain_id, token, from_address, block_number)

@@ -5,22 +5,7 @@
 
 INSERT INTO daily_stats AS d (chain_id, token, day, n_logs, minted, burned, n_mints, n_burns,
                               n_transfers, volume, n_fees, fees)
-SELECT chain_id, token, (block_time AT TIME ZONE 'UTC')::date,
-       count(*),
-       coalesce(sum(amount) FILTER (WHERE from_address = '0x0000000000000000000000000000000000000000'), 0),
-       coalesce(sum(amount) FILTER (WHERE to_address = '0x0000000000000000000000000000000000000000'), 0),
-       count(*) FILTER (WHERE from_address = '0x0000000000000000000000000000000000000000'),
-       count(*) FILTER (WHERE to_address = '0x0000000000000000000000000000000000000000'),
-       count(*) FILTER (WHERE NOT is_fee AND from_address <> '0x0000000000000000000000000000000000000000'
-                              AND to_address <> '0x0000000000000000000000000000000000000000'),
-       coalesce(sum(amount) FILTER (WHERE NOT is_fee AND from_address <> '0x0000000000000000000000000000000000000000'
-                              AND to_address <> '0x0000000000000000000000000000000000000000'), 0),
-       count(*) FILTER (WHERE is_fee AND amount > 0),
-       coalesce(sum(amount) FILTER (WHERE is_fee), 0)
-FROM logs
-WHERE chain_id = %(chain_id)s AND token = %(token)s AND block_number BETWEEN %(lo)s AND %(hi)s
-      AND event = 'Transfer'
-GROUP BY chain_id, token, (block_time AT TIME ZONE 'UTC')::date
+SELECT * FROM transfer_day_sums(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
 ON CONFLICT (chain_id, token, day) DO UPDATE SET
     n_logs = d.n_logs + EXCLUDED.n_logs,
     minted = d.minted + EXCLUDED.minted, burned = d.burned + EXCLUDED.burned,
@@ -29,23 +14,9 @@ ON CONFLICT (chain_id, token, day) DO UPDATE SET
     n_fees = d.n_fees + EXCLUDED.n_fees, fees = d.fees + EXCLUDED.fees
 ;
 -- New participants of a period (xmax = 0: the row was inserted, not updated) raise its count.
-WITH t AS (
-    SELECT chain_id, token, (block_time AT TIME ZONE 'UTC')::date AS day, from_address, to_address
-    FROM logs
-    WHERE chain_id = %(chain_id)s AND token = %(token)s AND block_number BETWEEN %(lo)s AND %(hi)s
-      AND event = 'Transfer'
-      AND NOT is_fee
-      AND from_address <> '0x0000000000000000000000000000000000000000'
-      AND to_address <> '0x0000000000000000000000000000000000000000'
-), p AS (
-    SELECT t.chain_id, t.token, g.period, g.start, r.role, r.address, count(*) AS n
-    FROM t
-    CROSS JOIN LATERAL (VALUES ('s', t.from_address), ('r', t.to_address)) AS r(role, address)
-    CROSS JOIN LATERAL (VALUES ('d', t.day), ('m', date_trunc('month', t.day)::date)) AS g(period, start)
-    GROUP BY t.chain_id, t.token, g.period, g.start, r.role, r.address
-), ins AS (
+WITH ins AS (
     INSERT INTO participants AS x (chain_id, token, period, start, role, address, n)
-    SELECT chain_id, token, period, start, role, address, n FROM p
+    SELECT * FROM transfer_participants(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
     ON CONFLICT (chain_id, token, period, start, role, address) DO UPDATE SET n = x.n + EXCLUDED.n
     RETURNING chain_id, token, period, start, role, (xmax = 0) AS is_new
 )
@@ -56,4 +27,3 @@ FROM ins
 GROUP BY chain_id, token, period, start
 ON CONFLICT (chain_id, token, period, start) DO UPDATE SET
     senders = u.senders + EXCLUDED.senders, receivers = u.receivers + EXCLUDED.receivers
-;

@@ -5,22 +5,11 @@
 
 -- Balances; the holders count moves by the addresses that cross zero (read before the upsert:
 -- every part of one statement sees the same snapshot).
-WITH legs AS (
-    SELECT chain_id, token, to_address AS address, amount AS delta, block_number, block_time
-    FROM logs
-    WHERE chain_id = %(chain_id)s AND token = %(token)s AND block_number BETWEEN %(lo)s AND %(hi)s
-      AND event = 'Transfer'
-      AND to_address <> '0x0000000000000000000000000000000000000000'
-    UNION ALL
-    SELECT chain_id, token, from_address, -amount, block_number, block_time
-    FROM logs
-    WHERE chain_id = %(chain_id)s AND token = %(token)s AND block_number BETWEEN %(lo)s AND %(hi)s
-      AND event = 'Transfer'
-      AND from_address <> '0x0000000000000000000000000000000000000000'
-), g AS (
+WITH g AS (
     SELECT chain_id, token, address, sum(delta) AS delta, count(*) AS n, min(block_number) AS fb,
            min(block_time) AS ft, max(block_number) AS lb, max(block_time) AS lt
-    FROM legs GROUP BY chain_id, token, address
+    FROM transfer_legs(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
+    GROUP BY chain_id, token, address
 ), crossed AS (
     SELECT coalesce(sum((coalesce(h.balance, 0) + g.delta > 0)::int
                         - (coalesce(h.balance, 0) > 0)::int), 0) AS holders,

@@ -3,21 +3,7 @@
 -- Afterwards every derived row equals what a fresh sync up to %(ancestor)s would hold.
 
 WITH gone AS (
-    SELECT chain_id, token, (block_time AT TIME ZONE 'UTC')::date AS day,
-           count(*) AS n_logs,
-           coalesce(sum(amount) FILTER (WHERE from_address = '0x0000000000000000000000000000000000000000'), 0) AS minted,
-           coalesce(sum(amount) FILTER (WHERE to_address = '0x0000000000000000000000000000000000000000'), 0) AS burned,
-           count(*) FILTER (WHERE from_address = '0x0000000000000000000000000000000000000000') AS n_mints,
-           count(*) FILTER (WHERE to_address = '0x0000000000000000000000000000000000000000') AS n_burns,
-           count(*) FILTER (WHERE NOT is_fee AND from_address <> '0x0000000000000000000000000000000000000000'
-                                  AND to_address <> '0x0000000000000000000000000000000000000000') AS n_transfers,
-           coalesce(sum(amount) FILTER (WHERE NOT is_fee AND from_address <> '0x0000000000000000000000000000000000000000'
-                                  AND to_address <> '0x0000000000000000000000000000000000000000'), 0) AS volume,
-           count(*) FILTER (WHERE is_fee AND amount > 0) AS n_fees,
-           coalesce(sum(amount) FILTER (WHERE is_fee), 0) AS fees
-    FROM logs
-    WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
-    GROUP BY chain_id, token, (block_time AT TIME ZONE 'UTC')::date
+    SELECT * FROM transfer_day_sums(%(chain_id)s, NULL, %(ancestor)s + 1, 9223372036854775807)
 )
 UPDATE daily_stats d SET
     n_logs = d.n_logs - g.n_logs, minted = d.minted - g.minted, burned = d.burned - g.burned,
@@ -29,19 +15,8 @@ WHERE d.chain_id = g.chain_id AND d.token = g.token AND d.day = g.day
 ;
 DELETE FROM daily_stats WHERE chain_id = %(chain_id)s AND n_logs = 0
 ;
-WITH t AS (
-    SELECT chain_id, token, (block_time AT TIME ZONE 'UTC')::date AS day, from_address, to_address
-    FROM logs
-    WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
-      AND NOT is_fee
-      AND from_address <> '0x0000000000000000000000000000000000000000'
-      AND to_address <> '0x0000000000000000000000000000000000000000'
-), p AS (
-    SELECT t.chain_id, t.token, g.period, g.start, r.role, r.address, count(*) AS n
-    FROM t
-    CROSS JOIN LATERAL (VALUES ('s', t.from_address), ('r', t.to_address)) AS r(role, address)
-    CROSS JOIN LATERAL (VALUES ('d', t.day), ('m', date_trunc('month', t.day)::date)) AS g(period, start)
-    GROUP BY t.chain_id, t.token, g.period, g.start, r.role, r.address
+WITH p AS (
+    SELECT * FROM transfer_participants(%(chain_id)s, NULL, %(ancestor)s + 1, 9223372036854775807)
 )
 UPDATE participants x SET n = x.n - p.n
 FROM p
@@ -62,19 +37,10 @@ WHERE u.chain_id = c.chain_id AND u.token = c.token AND u.period = c.period AND 
 ;
 DELETE FROM period_uniques WHERE chain_id = %(chain_id)s AND senders = 0 AND receivers = 0
 ;
-WITH legs AS (
-    SELECT chain_id, token, to_address AS address, amount AS delta
-    FROM logs
-    WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
-      AND to_address <> '0x0000000000000000000000000000000000000000'
-    UNION ALL
-    SELECT chain_id, token, from_address, -amount
-    FROM logs
-    WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
-      AND from_address <> '0x0000000000000000000000000000000000000000'
-), g AS (
+WITH g AS (
     SELECT chain_id, token, address, sum(delta) AS delta, count(*) AS n
-    FROM legs GROUP BY chain_id, token, address
+    FROM transfer_legs(%(chain_id)s, NULL, %(ancestor)s + 1, 9223372036854775807)
+    GROUP BY chain_id, token, address
 )
 UPDATE holder_state h SET balance = h.balance - g.delta, n_transfers = h.n_transfers - g.n
 FROM g

@@ -54,3 +54,6 @@ def downgrade() -> None:
                   participants, daily_stats""")
     op.execute("DROP INDEX IF EXISTS logs_transfer_from_idx, logs_transfer_to_idx, logs_supply_idx")
     op.execute("DROP FUNCTION IF EXISTS to_units(numeric, integer)")
+    op.execute("""DROP FUNCTION IF EXISTS transfer_day_sums(integer, text, bigint, bigint),
+                  transfer_participants(integer, text, bigint, bigint),
+                  transfer_legs(integer, text, bigint, bigint)""")
