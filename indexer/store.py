@@ -159,7 +159,6 @@ def write_batch(
     window_from: int | None = None,
     rows_from: int | None = None,
     token_from: dict[str, int] | None = None,
-    seconds: float | None = None,
     events_by_token: dict[str, int] | None = None,
 ) -> None:
     """Store one batch and move the checkpoints of `checkpoint_tokens` to `checkpoint`, atomically.
@@ -207,18 +206,18 @@ def write_batch(
                 """INSERT INTO checkpoints (chain_id, token, block_number, block_hash, updated_at,
                                            last_batch_blocks, last_batch_events, last_batch_seconds)
                    SELECT %(c)s, t, %(n)s, %(h)s, now(), %(blocks)s,
-                          coalesce((%(events)s::jsonb ->> t)::bigint, 0), %(secs)s
+                          coalesce((%(events)s::jsonb ->> t)::bigint, 0), NULL
                    FROM unnest(%(tokens)s::text[]) AS t
                    ON CONFLICT (chain_id, token) DO UPDATE
                    SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash,
                        updated_at = EXCLUDED.updated_at,
                        last_batch_blocks = EXCLUDED.last_batch_blocks,
                        last_batch_events = EXCLUDED.last_batch_events,
-                       last_batch_seconds = EXCLUDED.last_batch_seconds""",
+                       last_batch_seconds = NULL""",
                 {"c": chain_id, "n": checkpoint.number, "h": checkpoint.hash,
                  "tokens": list(checkpoint_tokens),
                  "blocks": checkpoint.number - rows_from + 1 if rows_from is not None else None,
-                 "events": Jsonb(events_by_token or {}), "secs": seconds},
+                 "events": Jsonb(events_by_token or {})},
             )
             if window_from is not None and rows_from is not None and rows_from - 1 < window_from:
                 cur.execute(
@@ -229,6 +228,17 @@ def write_batch(
                                        WHERE c.chain_id = b.chain_id AND c.block_number = b.number)""",
                     (chain_id, rows_from - 1),
                 )
+
+
+def record_batch_seconds(conn: psycopg.Connection, chain_id: int, tokens: Sequence[str],
+                         block: int, seconds: float) -> None:
+    """After a batch committed: how long it took from the previous commit, for `indexer status`.
+    Written apart from the batch, since only now is its duration known."""
+    conn.execute(
+        """UPDATE checkpoints SET last_batch_seconds = %s
+           WHERE chain_id = %s AND token = ANY(%s) AND block_number = %s""",
+        (seconds, chain_id, list(tokens), block),
+    )
 
 
 def load_block_hashes(conn: psycopg.Connection, chain_id: int, lo: int, hi: int) -> dict[int, str]:

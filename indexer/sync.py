@@ -338,14 +338,14 @@ class Syncer:
                     raise IndexerError(f"PostgreSQL keeps failing: {str(exc).strip()[:200]}") from None
                 self._reconnect(exc)
 
-    def _write(self, batch: Batch, seconds: float) -> None:
+    def _write(self, batch: Batch) -> None:
         """Write a batch; after a lost connection, find out whether its commit landed first."""
         chain_id = self.config.chain.id
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 store.write_batch(self.conn, chain_id, batch.rows, batch.headers, batch.tokens,
                                   batch.checkpoint, batch.window_from, batch.from_block,
-                                  batch.token_from, seconds, batch.events_by_token)
+                                  batch.token_from, batch.events_by_token)
                 return
             except store.CONNECTION_ERRORS as exc:
                 if attempt == WRITE_ATTEMPTS:
@@ -505,8 +505,10 @@ class Syncer:
                 if isinstance(item, BaseException):
                     raise item
                 batch: Batch = item
-                self._write(batch, time.monotonic() - last)
+                self._write(batch)
                 now = time.monotonic()
+                self._db(store.record_batch_seconds, self.config.chain.id, batch.tokens,
+                         batch.to_block, now - last)
                 n = len(batch.rows)
                 rate = n / (now - last) if now > last else 0.0
                 self.metrics.batch(batch.tokens, batch.to_block - batch.from_block + 1,
