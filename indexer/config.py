@@ -215,21 +215,10 @@ def load_config(
 
     built: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
-        types = _field_types(cls)
-        values: dict[str, Any] = {}
-        for key, value in sections[name].items():
-            if key not in types:
-                raise ConfigError(
-                    f"unknown key {name}.{key} in {source}: valid keys are {', '.join(types)}"
-                )
-            values[key] = _coerce(f"{name}.{key}", value, types[key], from_env=False)
-        for key, kind in types.items():
-            env_name = f"{ENV_PREFIX}{name}_{key}".upper()
-            if env.get(env_name, "") != "":
-                values[key] = _coerce(env_name, env[env_name], kind, from_env=True)
-            dotted = f"{name}.{key}"
-            if overrides and overrides.get(dotted) is not None:
-                values[key] = overrides[dotted]
+        values = _read_table(name, cls, sections[name], env, source)
+        for key in _field_types(cls):
+            if overrides and overrides.get(f"{name}.{key}") is not None:
+                values[key] = overrides[f"{name}.{key}"]
         built[name] = cls(**values)
 
     tokens = tuple(
@@ -241,19 +230,27 @@ def load_config(
     return config
 
 
-def _build_token(symbol: str, body: dict[str, Any], env: Mapping[str, str], source: str) -> Token:
-    types = _field_types(TokenOverride)
+def _read_table(dotted: str, cls: type, body: dict[str, Any], env: Mapping[str, str],
+                source: str) -> dict[str, Any]:
+    """The values of table `dotted` (e.g. "sync", "tokens.PAXG"): from the file, then from
+    INDEXER_<DOTTED>_<KEY> in the environment; unknown keys and wrong types refused."""
+    types = _field_types(cls)
     values: dict[str, Any] = {}
     for key, value in body.items():
         if key not in types:
             raise ConfigError(
-                f"unknown key tokens.{symbol}.{key} in {source}: valid keys are {', '.join(types)}"
+                f"unknown key {dotted}.{key} in {source}: valid keys are {', '.join(types)}"
             )
-        values[key] = _coerce(f"tokens.{symbol}.{key}", value, types[key], from_env=False)
+        values[key] = _coerce(f"{dotted}.{key}", value, types[key], from_env=False)
     for key, kind in types.items():
-        env_name = f"{ENV_PREFIX}TOKENS_{symbol}_{key}".upper()
+        env_name = f"{ENV_PREFIX}{dotted.replace('.', '_')}_{key}".upper()
         if env.get(env_name, "") != "":
             values[key] = _coerce(env_name, env[env_name], kind, from_env=True)
+    return values
+
+
+def _build_token(symbol: str, body: dict[str, Any], env: Mapping[str, str], source: str) -> Token:
+    values = _read_table(f"tokens.{symbol}", TokenOverride, body, env, source)
     override = TokenOverride(**values)
     base = MAINNET_TOKENS[symbol]
     address = base.address
