@@ -439,3 +439,26 @@ def load_status(conn: psycopg.Connection, chain_id: int) -> list[dict]:
     keys = ("token", "indexed_block", "indexed_block_time", "updated_at", "last_batch_blocks",
             "last_batch_events", "last_batch_seconds", "events_stored")
     return [dict(zip(keys, r)) for r in rows]
+
+
+ADDRESS_INDEXES = ("logs_transfer_from_idx", "logs_transfer_to_idx")
+
+
+def drop_address_indexes(conn: psycopg.Connection) -> None:
+    with conn.transaction():
+        for name in ADDRESS_INDEXES:
+            conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def create_address_indexes(conn: psycopg.Connection) -> bool:
+    """Build the per-address indexes if missing; returns whether any had to be built."""
+    present = {r[0] for r in conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname = ANY(%s)",
+        (list(ADDRESS_INDEXES),),
+    ).fetchall()}
+    if present == set(ADDRESS_INDEXES):
+        return False
+    with conn.transaction():
+        for statement in sql_statements("address_indexes.sql"):
+            conn.execute(statement)
+    return True

@@ -285,6 +285,9 @@ class Fetcher(threading.Thread):
 REORG_RECHECK_SECONDS = 1.0
 # A Postgres connection lost mid-batch: reconnect (with back-off) and redo the batch, this many times.
 WRITE_ATTEMPTS = 5
+# A backfill this long (about two weeks of mainnet), or a token's first, runs without the
+# per-address indexes on logs and builds them once at its end: cheaper than row-by-row upkeep.
+DEFER_INDEXES_BLOCKS = 100_000
 
 
 @dataclass
@@ -394,16 +397,26 @@ class Syncer:
                 if lo <= target:
                     low = [s for s, n in next_block.items() if n == lo]
                     prev_hash = hashes[low[0]]
+                    first_sync = prev_hash is None  # the token(s) at lo have never been synced
+                    if (first_sync or target - lo >= DEFER_INDEXES_BLOCKS) and \
+                            target - lo >= cfg.sync.reorg_window:
+                        log.info("long backfill (%d blocks): per-address indexes are built at its end",
+                                 target - lo + 1)
+                        self._db(store.drop_address_indexes)
                     try:
                         self._backfill(lo, target, head, next_block, prev_hash, state)
                     except ReorgDetected as reorg:
+                        self._ensure_indexes()
                         self._handle_reorg(reorg.block, finalized)
                         continue
+                    if not self.stop.is_set():
+                        self._ensure_indexes()
                     if once and min(self._load_positions()[0].values()) > target:
                         break
                     continue
                 # Caught up. A reorg that keeps the height (or shortens the chain) brings no new
                 # range to notice it by, so check that our checkpoint blocks are still canonical.
+                self._ensure_indexes()  # also after a run stopped mid-backfill
                 moved = self._checkpoint_off_chain(next_block, hashes, head)
                 if moved is not None:
                     self._handle_reorg(moved, finalized)
@@ -422,6 +435,12 @@ class Syncer:
                 self.conn.close()
             self.rpc.close()
             self.fetch_rpc.close()
+
+    def _ensure_indexes(self) -> None:
+        """The per-address indexes exist whenever the sync is near the head (a rollback uses them)."""
+        started = time.monotonic()
+        if self._db(store.create_address_indexes):
+            log.info("built the per-address indexes in %.1fs", time.monotonic() - started)
 
     def _checkpoint_off_chain(self, next_block: dict[str, int], hashes: dict[str, str | None],
                               head: int) -> int | None:

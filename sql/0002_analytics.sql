@@ -142,12 +142,9 @@ LANGUAGE sql STABLE AS $$
       AND l.from_address <> '0x0000000000000000000000000000000000000000'
 $$;
 
--- Transfers of one address, fast: what analysts ask most, and what a rollback needs to find an
--- address's last activity before the fork.
-CREATE INDEX logs_transfer_from_idx ON logs (chain_id, token, from_address, block_number)
-    WHERE event = 'Transfer';
-CREATE INDEX logs_transfer_to_idx ON logs (chain_id, token, to_address, block_number)
-    WHERE event = 'Transfer';
+-- The per-address indexes on logs are in sql/address_indexes.sql (this revision runs it too):
+-- a long backfill drops them and builds them again at its end, once, which is cheaper than
+-- keeping them up to date row by row.
 
 -- Named addresses. kind 'issuer' and 'treasury' are left out of the "excluding issuers" figures.
 CREATE TABLE labels (

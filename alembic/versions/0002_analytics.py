@@ -18,6 +18,8 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 def upgrade() -> None:
     op.execute((SQL_DIR / "0002_analytics.sql").read_text())
+    for statement in _statements("address_indexes.sql"):
+        op.execute(statement)
     # Existing logs (from a database synced before this revision) enter the derived tables:
     # the additive ones at once, balances and end-of-day figures day by day.
     bind = op.get_bind()

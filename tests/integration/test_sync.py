@@ -187,3 +187,24 @@ def test_missing_rpc_url_is_refused(tmp_path, database_url, monkeypatch):
     assert result.output.strip() == (
         "Error: no RPC URL: set [rpc] url in the config, INDEXER_RPC_URL, or --rpc-url"
     )
+
+
+def address_indexes(database_url) -> set[str]:
+    with psycopg.connect(database_url) as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'logs_transfer_%%_idx'").fetchall()}
+
+
+def test_first_backfill_defers_address_indexes_and_builds_them_at_its_end(chain, tmp_path, database_url):
+    chain.script_history()
+    chain.anvil.rpc("anvil_mine", [hex(300)])  # longer than the reorg window: a deferred backfill
+    path = tmp_path / "c.toml"
+    path.write_text(chain.config_toml(database_url))
+    result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert "per-address indexes are built at its end" in result.output
+    assert "built the per-address indexes" in result.output
+    assert address_indexes(database_url) == {"logs_transfer_from_idx", "logs_transfer_to_idx"}
+    chain.script_more()
+    again = run_cli("--config", str(path), "sync", "--once")
+    assert "per-address indexes" not in again.output  # a short catch-up keeps them
