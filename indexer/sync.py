@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -559,11 +558,3 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-
-
-def is_terminal() -> bool:
-    return sys.stderr.isatty()
-
-
-__all__ = ["Syncer", "SyncSummary", "RangeSizer", "fetch_batch", "install_signal_handlers",
-           "IndexerError"]

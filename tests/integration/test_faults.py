@@ -9,12 +9,11 @@ import subprocess
 import sys
 import time
 
-import psycopg
 import pytest
 
 from tests.faultproxy import FaultProxy
 from tests.integration.test_interrupt import checkpoint, long_chain, reference_run, wait_for_checkpoint
-from tests.integration.test_sync import dump_tables, run_cli, sync_once
+from tests.integration.test_sync import dump_tables, run_cli
 
 pytestmark = pytest.mark.integration
 

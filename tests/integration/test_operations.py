@@ -13,7 +13,7 @@ import requests
 
 from tests.conftest import free_port
 from tests.integration.test_interrupt import long_chain, wait_for_checkpoint
-from tests.integration.test_sync import run_cli, sync_once
+from tests.integration.test_sync import run_cli
 
 pytestmark = pytest.mark.integration
 
