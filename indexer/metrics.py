@@ -51,6 +51,7 @@ class Metrics(NullMetrics):
         self.db_up = Gauge(p + "database_up", "1 if the last database operation succeeded", registry=r)
         self._indexed: dict[str, int] = {}
         self._head: int | None = None
+        self.db_ok = False
         self._lock = threading.Lock()
 
     def batch(self, tokens, blocks, events_by_token, seconds, indexed_block):
@@ -62,7 +63,7 @@ class Metrics(NullMetrics):
                 self.indexed_block.labels(t).set(indexed_block)
                 self._indexed[t] = indexed_block
             self._update_lag()
-        self.db_up.set(1)
+        self.database_ok(True)
 
     def head(self, head, finalized):
         with self._lock:
@@ -93,6 +94,7 @@ class Metrics(NullMetrics):
         self.reorg_depth.observe(depth)
 
     def database_ok(self, ok):
+        self.db_ok = ok
         self.db_up.set(1 if ok else 0)
 
     def max_lag(self) -> int | None:
@@ -157,7 +159,7 @@ class Readiness:
                 except Exception as exc:  # noqa: BLE001 - any failure means not ready
                     return False, f"not ready: cannot read the chain head ({type(exc).__name__})"
                 self._checked = time.monotonic()
-        if self.metrics.db_up._value.get() != 1:  # noqa: SLF001 - our own gauge
+        if not self.metrics.db_ok:
             return False, "not ready: database unreachable"
         lag = self.metrics.max_lag()
         if lag is None:

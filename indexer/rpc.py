@@ -403,17 +403,6 @@ class RpcClient:
 
     # -- methods -----------------------------------------------------------------------------
 
-    def fetch_chain_id(self) -> int:
-        return int(self.request("eth_chainId", []), 16)
-
-    def check_chain_id(self, expected: int) -> None:
-        actual = self.fetch_chain_id()
-        if actual != expected:
-            raise ChainMismatch(
-                f"RPC endpoint {self.safe_url} serves chain id {actual}, but the config says "
-                f"{expected}: fix [chain] id or the RPC URL"
-            )
-
     def fetch_block_number(self) -> int:
         return int(self.request("eth_blockNumber", []), 16)
 

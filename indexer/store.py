@@ -339,15 +339,10 @@ def list_labels(conn: psycopg.Connection, chain_id: int) -> list[tuple[str, str,
 
 
 def indexed_supply(conn: psycopg.Connection, chain_id: int, token: str, block: int) -> int:
-    """Σ minted − Σ burned over Transfer logs up to `block` (through the supply index)."""
+    """Σ minted − Σ burned over Transfer logs up to `block` (the supply_at() function)."""
     row = conn.execute(
-        """SELECT coalesce(sum(CASE WHEN from_address = '0x0000000000000000000000000000000000000000'
-                                   THEN amount ELSE -amount END), 0)
-           FROM logs
-           WHERE chain_id = %s AND token = %s AND block_number <= %s AND event = 'Transfer'
-             AND (from_address = '0x0000000000000000000000000000000000000000'
-                  OR to_address = '0x0000000000000000000000000000000000000000')""",
-        (chain_id, token, block),
+        """SELECT coalesce((SELECT supply FROM supply_at(%s) WHERE chain_id = %s AND token = %s), 0)""",
+        (block, chain_id, token),
     ).fetchone()
     return int(row[0])
 

@@ -410,7 +410,7 @@ class Syncer:
                         continue
                     if not self.stop.is_set():
                         self._ensure_indexes()
-                    if once and min(self._load_positions()[0].values()) > target:
+                    if once:  # a backfill that returns (not stopped) reached the target
                         break
                     continue
                 # Caught up. A reorg that keeps the height (or shortens the chain) brings no new

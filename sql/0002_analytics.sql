@@ -268,16 +268,11 @@ RETURNS TABLE (chain_id integer, token text, address text, balance numeric)
 LANGUAGE sql STABLE AS $$
     SELECT h.chain_id, h.token, h.address, h.balance FROM holder_state h WHERE p_block IS NULL
     UNION ALL
-    SELECT chain_id, token, address, sum(delta) FROM (
-        SELECT chain_id, token, to_address AS address, amount AS delta FROM logs
-        WHERE p_block IS NOT NULL AND event = 'Transfer' AND block_number <= p_block
-          AND to_address <> '0x0000000000000000000000000000000000000000'
-        UNION ALL
-        SELECT chain_id, token, from_address, -amount FROM logs
-        WHERE p_block IS NOT NULL AND event = 'Transfer' AND block_number <= p_block
-          AND from_address <> '0x0000000000000000000000000000000000000000'
-    ) legs
-    GROUP BY chain_id, token, address
+    SELECT g.chain_id, g.token, g.address, sum(g.delta)
+    FROM tokens t
+    CROSS JOIN LATERAL transfer_legs(t.chain_id, t.symbol, 0, p_block) g
+    WHERE p_block IS NOT NULL
+    GROUP BY g.chain_id, g.token, g.address
 $$;
 
 -- Supply per token as of a block: Σ minted − Σ burned (through the supply index).
