@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -59,25 +60,43 @@ def pg_template(pg_admin_url) -> str:
 
 
 @pytest.fixture
-def database_url(pg_admin_url, pg_template) -> str:
-    """A fresh, migrated database for one test (cloned from the template)."""
-    name = f"gi_test_{os.getpid()}_{next(_db_counter)}"
+def database_factory(pg_admin_url, pg_template):
+    """Make fresh databases within one test: migrated (cloned from the template) by default,
+    or with no schema at all. All are dropped at the end of the test."""
+    made: list[str] = []
+
+    def make(migrated: bool = True) -> str:
+        name = f"gi_test_{os.getpid()}_{next(_db_counter)}"
+        template = f" TEMPLATE {TEMPLATE_DB}" if migrated else ""
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}{template}")
+        made.append(name)
+        return with_database(pg_admin_url, name)
+
+    yield make
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
-    yield with_database(pg_admin_url, name)
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        for name in made:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
-def empty_database_url(pg_admin_url) -> str:
+def database_url(database_factory) -> str:
+    """A fresh, migrated database for one test."""
+    return database_factory()
+
+
+@pytest.fixture
+def empty_database_url(database_factory) -> str:
     """A fresh database with no schema at all."""
-    name = f"gi_empty_{os.getpid()}_{next(_db_counter)}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield with_database(pg_admin_url, name)
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return database_factory(migrated=False)
+
+
+def start_sync(config_path, log_path, *args: str) -> subprocess.Popen:
+    """`indexer --config PATH sync ARGS` as a subprocess, its log appended to `log_path`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "indexer", "--config", str(config_path), "sync", *args],
+        stdout=subprocess.DEVNULL, stderr=open(log_path, "ab"),
+    )
 
 
 def anvil_binary() -> str:
@@ -160,20 +179,3 @@ def pytest_report_header(config):
     return [f"anvil: {shutil.which('anvil') or REPO / 'node_modules/.bin/anvil'}",
             f"postgres: {'$INDEXER_TEST_DATABASE_URL' if os.environ.get('INDEXER_TEST_DATABASE_URL') else 'embedded'}"]
 
-
-@pytest.fixture
-def database_factory(pg_admin_url, pg_template):
-    """Make extra fresh, migrated databases within one test."""
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"gi_extra_{os.getpid()}_{next(_db_counter)}"
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
-        made.append(name)
-        return with_database(pg_admin_url, name)
-
-    yield make
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        for name in made:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
+from tests.conftest import start_sync
 from tests.faultproxy import FaultProxy
 from tests.integration.test_interrupt import checkpoint, long_chain, reference_run, wait_for_checkpoint
 from tests.integration.test_sync import dump_tables, run_cli
@@ -89,8 +88,7 @@ def test_second_sync_on_the_same_database_is_refused(chain, tmp_path, database_u
     long_chain(chain, rounds=5, gap=5)
     path = tmp_path / "c.toml"
     path.write_text(chain.config_toml(database_url, poll_interval=0.2))
-    proc = subprocess.Popen([sys.executable, "-m", "indexer", "--config", str(path), "sync"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_sync(path, tmp_path / "sync.log")
     try:
         wait_for_checkpoint(database_url, proc)
         result = run_cli("--config", str(path), "sync", "--once")
@@ -132,8 +130,7 @@ def test_postgres_down_at_start_and_restarted_mid_sync(chain, tmp_path, tmp_path
     path = tmp_path / "restart.toml"
     path.write_text(chain.config_toml(url, batch_blocks=1, min_batch_blocks=1, max_batch_blocks=1))
     log_path = tmp_path / "sync.log"
-    proc = subprocess.Popen([sys.executable, "-m", "indexer", "--config", str(path), "sync", "--once"],
-                            stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"))
+    proc = start_sync(path, log_path, "--once")
     try:
         time.sleep(2.0)  # the sync is waiting for PostgreSQL
         assert proc.poll() is None, log_path.read_text()

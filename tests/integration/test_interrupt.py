@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 
 import psycopg
 import pytest
 
+from tests.conftest import start_sync
 from tests.integration.test_sync import dump_tables, sync_once
 
 pytestmark = pytest.mark.integration
@@ -26,13 +25,6 @@ def long_chain(chain, rounds: int = 25, gap: int = 30) -> None:
     for _ in range(rounds):
         chain.script_more()
         chain.anvil.rpc("anvil_mine", [hex(gap)])
-
-
-def start_sync(config_path, log_path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "indexer", "--config", str(config_path), "sync", *args],
-        stdout=subprocess.DEVNULL, stderr=open(log_path, "ab"),
-    )
 
 
 def checkpoint(database_url) -> int | None:

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import free_port, start_sync
 from tests.integration.test_interrupt import long_chain, wait_for_checkpoint
 from tests.integration.test_sync import run_cli
 
@@ -35,11 +35,6 @@ def wait_ready(port: int, timeout: float = 30) -> None:
     raise AssertionError("/readyz never answered 200")
 
 
-def start_daemon(config_path, log_path, *args):
-    return subprocess.Popen([sys.executable, "-m", "indexer", "--config", str(config_path), "sync", *args],
-                            stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"))
-
-
 def test_status_before_during_and_after_a_sync(chain, tmp_path, database_url):
     long_chain(chain, rounds=8, gap=10)
     head = chain.w3.eth.block_number
@@ -51,7 +46,7 @@ def test_status_before_during_and_after_a_sync(chain, tmp_path, database_url):
     assert code == 1 and before["tokens"] == [] and before["sync_running"] is False
     assert before["head_block"] == head and before["errors"] == []
 
-    proc = start_daemon(path, tmp_path / "sync.log")
+    proc = start_sync(path, tmp_path / "sync.log")
     try:
         wait_for_checkpoint(database_url, proc)
         code, during = status_json(path, "--max-lag", "100000")
@@ -111,7 +106,7 @@ def test_metrics_move_as_blocks_are_indexed(chain, tmp_path, database_url):
     path = tmp_path / "c.toml"
     path.write_text(chain.config_toml(database_url, poll_interval=0.3)
                     + "\n[metrics]\nmax_lag_blocks = 5\n")
-    proc = start_daemon(path, tmp_path / "sync.log", "--metrics-port", str(port))
+    proc = start_sync(path, tmp_path / "sync.log", "--metrics-port", str(port))
     try:
         wait_ready(port)
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).text == "ok\n"
@@ -148,7 +143,7 @@ def test_readyz_flips_when_the_sync_falls_behind(chain, tmp_path, database_url):
     # Polls only every 60 s once caught up, so blocks mined after that put it behind.
     path.write_text(chain.config_toml(database_url, poll_interval=60)
                     + "\n[metrics]\nmax_lag_blocks = 5\n")
-    proc = start_daemon(path, tmp_path / "sync.log", "--metrics-port", str(port))
+    proc = start_sync(path, tmp_path / "sync.log", "--metrics-port", str(port))
     try:
         wait_ready(port)
         ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)

@@ -4,13 +4,12 @@ sync of the final chain, row for row; reorgs too deep to handle are refused."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 
 import psycopg
 import pytest
 
+from tests.conftest import start_sync
 from tests.integration.test_sync import dump_tables, run_cli, stored_logs, chain_logs, sync_once
 
 pytestmark = pytest.mark.integration
@@ -76,8 +75,7 @@ def test_daemon_follows_head_through_repeated_reorgs(chain, tmp_path, database_u
     path = tmp_path / "follow.toml"
     path.write_text(chain.config_toml(database_url, poll_interval=0.1))
     log_path = tmp_path / "sync.log"
-    proc = subprocess.Popen([sys.executable, "-m", "indexer", "--config", str(path), "sync"],
-                            stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"))
+    proc = start_sync(path, log_path)
 
     def wait_caught_up():
         head = chain.w3.eth.block_number
