@@ -60,22 +60,6 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def day_segments(headers: Sequence[Header]) -> list[tuple[str, int, int]]:
-    """(UTC day, first block, last block) runs of consecutive headers on the same day.
-
-    The derived tables take a batch one day at a time, so each day's end-of-day figures are
-    the state after that day's last log, however the batches were cut.
-    """
-    segments: list[tuple[str, int, int]] = []
-    for h in sorted(headers, key=lambda h: h.number):
-        day = h.block_time[:10]
-        if segments and segments[-1][0] == day:
-            segments[-1] = (day, segments[-1][1], h.number)
-        else:
-            segments.append((day, h.number, h.number))
-    return segments
-
-
 def connect(url: str, *, attempts: int = 1) -> psycopg.Connection:
     """An autocommit connection (writes open explicit transactions), retried `attempts` times."""
 
@@ -175,18 +159,8 @@ def write_batch(
             with cur.copy(_COPY_LOGS) as copy:
                 for row in rows:
                     copy.write_row(row)
-            segments = day_segments(headers)
             for token, first in (token_from or {}).items():
-                params = {"chain_id": chain_id, "token": token, "lo": first, "hi": checkpoint.number}
-                for statement in sql_statements("derived_add.sql"):
-                    cur.execute(statement, params)
-                for day, lo, hi in segments:
-                    if hi < first:
-                        continue
-                    params = {"chain_id": chain_id, "token": token, "lo": max(lo, first),
-                              "hi": hi, "day": day}
-                    for statement in sql_statements("derived_day.sql"):
-                        cur.execute(statement, params)
+                add_derived(cur, chain_id, token, first, checkpoint.number)
             all_headers = list(headers)
             if all(h.number != checkpoint.number for h in all_headers):
                 all_headers.append(checkpoint)
@@ -228,6 +202,28 @@ def write_batch(
                                        WHERE c.chain_id = b.chain_id AND c.block_number = b.number)""",
                     (chain_id, rows_from - 1),
                 )
+
+
+def add_derived(cur: psycopg.Cursor, chain_id: int, token: str, lo: int, hi: int) -> None:
+    """Add token's stored Transfer logs of blocks [lo, hi] to the derived tables (the caller's
+    transaction; blocks above hi must not be in them yet)."""
+    params = {"chain_id": chain_id, "token": token, "lo": lo, "hi": hi}
+    for statement in sql_statements("derived_add.sql"):
+        cur.execute(statement, params)
+
+
+def rebuild_derived(conn: psycopg.Connection) -> None:
+    """Fill the (empty) derived tables from every stored log, a month of each token at a time,
+    in the caller's transaction (the migration that changes how they are kept)."""
+    with conn.cursor() as cur:
+        months = cur.execute(
+            """SELECT chain_id, token, min(block_number), max(block_number) FROM logs
+               WHERE event = 'Transfer'
+               GROUP BY chain_id, token, date_trunc('month', block_time AT TIME ZONE 'UTC')
+               ORDER BY chain_id, token, 3"""
+        ).fetchall()
+        for chain_id, token, lo, hi in months:
+            add_derived(cur, chain_id, token, lo, hi)
 
 
 def record_batch_seconds(conn: psycopg.Connection, chain_id: int, tokens: Sequence[str],

@@ -15,27 +15,19 @@ WHERE d.chain_id = g.chain_id AND d.token = g.token AND d.day = g.day
 ;
 DELETE FROM daily_stats WHERE chain_id = %(chain_id)s AND n_logs = 0
 ;
-WITH p AS (
-    SELECT * FROM transfer_participants(%(chain_id)s, NULL, %(ancestor)s + 1, 9223372036854775807)
-)
-UPDATE participants x SET n = x.n - p.n
-FROM p
-WHERE x.chain_id = p.chain_id AND x.token = p.token AND x.period = p.period
-  AND x.start = p.start AND x.role = p.role AND x.address = p.address
+-- The last day left of each token may have lost its last blocks.
+UPDATE daily_stats d SET last_block = (
+    SELECT max(l.block_number) FROM logs l
+    WHERE l.chain_id = d.chain_id AND l.token = d.token AND l.event = 'Transfer'
+      AND l.block_number BETWEEN d.first_block AND %(ancestor)s)
+WHERE d.chain_id = %(chain_id)s AND d.last_block > %(ancestor)s
 ;
-WITH gone AS (
-    DELETE FROM participants WHERE chain_id = %(chain_id)s AND n = 0
-    RETURNING chain_id, token, period, start, role
-), c AS (
-    SELECT chain_id, token, period, start,
-           count(*) FILTER (WHERE role = 's') AS s, count(*) FILTER (WHERE role = 'r') AS r
-    FROM gone GROUP BY chain_id, token, period, start
-)
-UPDATE period_uniques u SET senders = u.senders - c.s, receivers = u.receivers - c.r
-FROM c
-WHERE u.chain_id = c.chain_id AND u.token = c.token AND u.period = c.period AND u.start = c.start
-;
-DELETE FROM period_uniques WHERE chain_id = %(chain_id)s AND senders = 0 AND receivers = 0
+-- Distinct senders and receivers of every period from the first day that loses logs on,
+-- counted again over the days left (whose blocks are all at or below the ancestor now).
+SELECT refresh_period_uniques(%(chain_id)s, token, min((block_time AT TIME ZONE 'UTC')::date))
+FROM logs
+WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
+GROUP BY token
 ;
 WITH g AS (
     SELECT chain_id, token, address, sum(delta) AS delta, count(*) AS n

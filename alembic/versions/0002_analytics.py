@@ -20,25 +20,8 @@ def upgrade() -> None:
     op.execute((SQL_DIR / "0002_analytics.sql").read_text())
     for statement in _statements("address_indexes.sql"):
         op.execute(statement)
-    # Existing logs (from a database synced before this revision) enter the derived tables:
-    # the additive ones at once, balances and end-of-day figures day by day.
-    bind = op.get_bind()
-    for chain_id, token, lo, hi in bind.exec_driver_sql(
-        "SELECT chain_id, token, min(block_number), max(block_number) FROM logs GROUP BY 1, 2"
-    ).fetchall():
-        params = {"chain_id": chain_id, "token": token, "lo": lo, "hi": hi}
-        for statement in _statements("derived_add.sql"):
-            bind.exec_driver_sql(statement, params)
-        days = bind.exec_driver_sql(
-            """SELECT (block_time AT TIME ZONE 'UTC')::date, min(block_number), max(block_number)
-               FROM logs WHERE chain_id = %(c)s AND token = %(t)s GROUP BY 1 ORDER BY 1""",
-            {"c": chain_id, "t": token},
-        ).fetchall()
-        for day, day_lo, day_hi in days:
-            day_params = {"chain_id": chain_id, "token": token, "lo": day_lo, "hi": day_hi,
-                          "day": day}
-            for statement in _statements("derived_day.sql"):
-                bind.exec_driver_sql(statement, day_params)
+    # Logs stored before this revision enter the derived tables in revision 0004, which
+    # rebuilds them from logs.
 
 
 def _statements(name: str) -> tuple[str, ...]:
