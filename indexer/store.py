@@ -142,14 +142,12 @@ def write_batch(
     checkpoint: Header,
     window_from: int | None = None,
     rows_from: int | None = None,
-    token_from: dict[str, int] | None = None,
     events_by_token: dict[str, int] | None = None,
 ) -> None:
     """Store one batch and move the checkpoints of `checkpoint_tokens` to `checkpoint`, atomically.
 
-    `token_from` gives each token's first block in this batch (tokens can be at different
-    checkpoints); the derived tables get exactly the logs this batch added.
-    `rows_from` is the batch's first block. The header of the block the checkpoints leave
+    The derived tables follow in their own transactions (derive_step). `rows_from` is the
+    batch's first block. The header of the block the checkpoints leave
     (rows_from - 1) is dropped unless a log, another checkpoint
     or the reorg window (blocks from `window_from` on) still needs it, so `blocks` holds the
     same rows whatever the batch boundaries were.
@@ -159,8 +157,6 @@ def write_batch(
             with cur.copy(_COPY_LOGS) as copy:
                 for row in rows:
                     copy.write_row(row)
-            for token, first in (token_from or {}).items():
-                add_derived(cur, chain_id, token, first, checkpoint.number)
             all_headers = list(headers)
             if all(h.number != checkpoint.number for h in all_headers):
                 all_headers.append(checkpoint)
@@ -212,6 +208,53 @@ def add_derived(cur: psycopg.Cursor, chain_id: int, token: str, lo: int, hi: int
         cur.execute(statement, params)
 
 
+def derive_pending(conn: psycopg.Connection, chain_id: int) -> list[tuple[str, int, int]]:
+    """(token, first block not in the derived tables yet, checkpoint) of each token behind."""
+    return conn.execute(
+        """SELECT c.token, coalesce(m.block_number, -1) + 1, c.block_number
+           FROM checkpoints c
+           LEFT JOIN derived_marks m ON m.chain_id = c.chain_id AND m.token = c.token
+           WHERE c.chain_id = %s AND coalesce(m.block_number, -1) < c.block_number
+           ORDER BY c.token""",
+        (chain_id,),
+    ).fetchall()
+
+
+def derive_step(conn: psycopg.Connection, chain_id: int, token: str, lo: int, limit: int,
+                max_logs: int) -> int:
+    """Add token's stored logs from block lo to the derived tables and move its mark, in one
+    transaction: up to block `limit`, or fewer whole blocks holding about `max_logs` Transfer
+    logs. Returns the last block added."""
+    with conn.transaction():
+        with conn.cursor() as cur:
+            row = cur.execute(
+                """SELECT block_number FROM logs
+                   WHERE chain_id = %s AND block_number BETWEEN %s AND %s
+                     AND token = %s AND event = 'Transfer'
+                   ORDER BY block_number, log_index OFFSET %s LIMIT 1""",
+                (chain_id, lo, limit, token, max_logs - 1),
+            ).fetchone()
+            hi = row[0] if row else limit
+            add_derived(cur, chain_id, token, lo, hi)
+            _set_mark(cur, chain_id, token, hi)
+    return hi
+
+
+def derive_all(conn: psycopg.Connection, chain_id: int, max_logs: int) -> None:
+    """Bring the derived tables up to every checkpoint."""
+    while pending := derive_pending(conn, chain_id):
+        for token, lo, limit in pending:
+            derive_step(conn, chain_id, token, lo, limit, max_logs)
+
+
+def _set_mark(cur: psycopg.Cursor, chain_id: int, token: str, block: int) -> None:
+    cur.execute(
+        """INSERT INTO derived_marks (chain_id, token, block_number) VALUES (%s, %s, %s)
+           ON CONFLICT (chain_id, token) DO UPDATE SET block_number = EXCLUDED.block_number""",
+        (chain_id, token, block),
+    )
+
+
 def rebuild_derived(conn: psycopg.Connection) -> None:
     """Fill the (empty) derived tables from every stored log, a month of each token at a time,
     in the caller's transaction (the migration that changes how they are kept)."""
@@ -252,9 +295,17 @@ def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash
     the derived tables are brought back first, from the very logs about to be deleted.
     """
     with conn.transaction():
+        # derived_remove.sql takes off every stored log above the ancestor: first add the ones
+        # the derived tables do not have yet.
+        with conn.cursor() as cur:
+            for token, lo, limit in derive_pending(conn, chain_id):
+                add_derived(cur, chain_id, token, lo, limit)
+                _set_mark(cur, chain_id, token, limit)
         params = {"chain_id": chain_id, "ancestor": ancestor}
         for statement in sql_statements("derived_remove.sql"):
             conn.execute(statement, params)
+        conn.execute("UPDATE derived_marks SET block_number = %s WHERE chain_id = %s AND block_number > %s",
+                     (ancestor, chain_id, ancestor))
         deleted = conn.execute(
             "DELETE FROM logs WHERE chain_id = %s AND block_number > %s", (chain_id, ancestor)
         ).rowcount

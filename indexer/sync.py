@@ -56,7 +56,6 @@ class Batch:
     checkpoint: Header
     tokens: tuple[str, ...]
     window_from: int
-    token_from: dict[str, int]
     events_by_token: dict[str, int]
 
 
@@ -184,7 +183,6 @@ def fetch_batch(
         checkpoint=headers[hi],
         tokens=tuple(t.symbol for t in tokens),
         window_from=window_from,
-        token_from={t.symbol: max(lo, next_block[t.symbol]) for t in tokens},
         events_by_token=_count_by_token(rows),
     )
 
@@ -279,6 +277,94 @@ class Fetcher(threading.Thread):
             cursor = hi + 1
 
 
+# The derived tables are kept in transactions of about this many Transfer logs of a token.
+DERIVE_LOGS = 20_000
+# Batches the writer may commit ahead of the derived tables before it waits for them.
+DERIVE_LAG_BATCHES = 4
+
+
+class Deriver(threading.Thread):
+    """Keeps the derived tables up with the committed logs, on its own connection, so that
+    PostgreSQL adds one batch to them while the writer copies the next one in.
+
+    Each of its transactions adds a range of a token's logs and moves the token's mark in
+    derived_marks; the writer's transactions never touch the derived tables, so the two never
+    wait on each other's locks.
+    """
+
+    def __init__(self, syncer: "Syncer"):
+        super().__init__(name="deriver", daemon=True)
+        self.syncer = syncer
+        self.finish = threading.Event()  # the writer is done: catch up, then return
+        self.changed = threading.Condition()
+        self.marks: dict[str, int] = {}
+        self.error: BaseException | None = None
+        self._pending: list[tuple[tuple[str, ...], int]] = []  # (tokens, to_block) committed
+
+    def run(self) -> None:
+        syncer, conn = self.syncer, None
+        chain_id = syncer.config.chain.id
+        try:
+            for attempt in range(1, WRITE_ATTEMPTS + 1):
+                try:
+                    conn = store.connect(syncer.database_url, attempts=store.CONNECT_ATTEMPTS)
+                    self._loop(conn, chain_id)
+                    return
+                except store.CONNECTION_ERRORS as exc:
+                    if attempt == WRITE_ATTEMPTS:
+                        raise IndexerError(f"PostgreSQL keeps failing: {str(exc).strip()[:200]}") from None
+                    log.warning("deriver lost the PostgreSQL connection (%s); reconnecting",
+                                str(exc).strip()[:200])
+                finally:
+                    if conn is not None:
+                        conn.close()
+        except BaseException as exc:  # raised again in the writer's thread
+            self.error = exc
+        finally:
+            with self.changed:
+                self.changed.notify_all()
+
+    def _loop(self, conn, chain_id: int) -> None:
+        while True:
+            finishing = self.finish.is_set()  # read first: every commit before it is visible below
+            pending = store.derive_pending(conn, chain_id)
+            if not pending:
+                if finishing:
+                    return
+                with self.changed:
+                    self.changed.wait(0.2)
+                continue
+            for token, lo, limit in pending:
+                done = store.derive_step(conn, chain_id, token, lo, limit, DERIVE_LOGS)
+                with self.changed:
+                    self.marks[token] = done
+                    self.changed.notify_all()
+
+    def committed(self, tokens: tuple[str, ...], to_block: int) -> None:
+        """The writer committed a batch; wait while too many are ahead of the derived tables."""
+        with self.changed:
+            self._pending.append((tokens, to_block))
+            self.changed.notify_all()
+            while True:
+                self._pending = [(ts, b) for ts, b in self._pending
+                                 if any(self.marks.get(t, -1) < b for t in ts)]
+                if len(self._pending) < DERIVE_LAG_BATCHES or self.error or not self.is_alive():
+                    break
+                self.changed.wait(0.5)
+        self.raise_error()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        """Let it catch up with every committed batch, then stop."""
+        self.finish.set()
+        with self.changed:
+            self.changed.notify_all()
+        self.join()
+
+
 # A reorg suspicion is re-checked after this pause before anything is rolled back, so a
 # load-balanced node answering from an older view cannot make us delete good rows.
 REORG_RECHECK_SECONDS = 1.0
@@ -347,7 +433,7 @@ class Syncer:
             try:
                 store.write_batch(self.conn, chain_id, batch.rows, batch.headers, batch.tokens,
                                   batch.checkpoint, batch.window_from, batch.from_block,
-                                  batch.token_from, batch.events_by_token)
+                                  batch.events_by_token)
                 return
             except store.CONNECTION_ERRORS as exc:
                 if attempt == WRITE_ATTEMPTS:
@@ -378,6 +464,8 @@ class Syncer:
         self._connect()
         try:
             self._db(store.save_tokens, cfg.chain.id, cfg.enabled_tokens)
+            # A run that ended between a commit and its derive transaction left them behind.
+            self._db(store.derive_all, cfg.chain.id, DERIVE_LOGS)
             started = time.monotonic()
             target_once = None
             while not self.stop.is_set():
@@ -508,6 +596,8 @@ class Syncer:
         fetcher = Fetcher(self.config, self.fetch_rpc, lo, target, next_block, state, out,
                           fetch_stop, self.sizer, prev_hash, window_from, self.metrics)
         fetcher.start()
+        deriver = Deriver(self)
+        deriver.start()
         last = time.monotonic()
         try:
             while True:
@@ -524,6 +614,7 @@ class Syncer:
                     raise item
                 batch: Batch = item
                 self._write(batch)
+                deriver.committed(batch.tokens, batch.to_block)
                 now = time.monotonic()
                 self._db(store.record_batch_seconds, self.config.chain.id, batch.tokens,
                          batch.to_block, now - last)
@@ -544,6 +635,8 @@ class Syncer:
         finally:
             fetch_stop.set()
             fetcher.join(timeout=10)
+            deriver.close()
+        deriver.raise_error()
 
 
 def install_signal_handlers(stop: threading.Event) -> None:
