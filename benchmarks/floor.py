@@ -68,7 +68,7 @@ CREATE TABLE floor_logs (
     chain_id integer NOT NULL, block_number bigint NOT NULL, log_index integer NOT NULL,
     token text NOT NULL, block_hash text NOT NULL, tx_hash text NOT NULL, tx_index integer NOT NULL,
     event text NOT NULL, from_address text, to_address text, amount numeric(78,0),
-    topics text[] NOT NULL, data text NOT NULL
+    topics text[], data text
 )"""
 COPY_SQL = f"COPY floor_logs ({', '.join(COLUMNS)}) FROM STDIN"
 
@@ -90,10 +90,11 @@ def decode(logs: list[dict], chain_id: int, symbols: dict[str, str]) -> str:
         frm = "0x" + t[fi][26:] if fi is not None else "\\N"
         to = "0x" + t[ti][26:] if ti is not None else "\\N"
         amount = str(int(d[2 + 64 * ai:66 + 64 * ai], 16)) if ai is not None else "\\N"
+        # The raw fields only where the indexer keeps them too (decode.py: Upgraded).
+        raw = f"{{{','.join(t)}}}\t{d}" if name == "Upgraded" else "\\N\t\\N"
         append(f"{chain_id}\t{int(lg['blockNumber'], 16)}\t{int(lg['logIndex'], 16)}\t"
                f"{symbols[lg['address']]}\t{lg['blockHash']}\t{lg['transactionHash']}\t"
-               f"{int(lg['transactionIndex'], 16)}\t{name}\t{frm}\t{to}\t{amount}\t"
-               f"{{{','.join(t)}}}\t{d}\n")
+               f"{int(lg['transactionIndex'], 16)}\t{name}\t{frm}\t{to}\t{amount}\t{raw}\n")
     return "".join(out)
 
 

@@ -94,8 +94,9 @@ def _fields(event: str, topics: list[str], data: str) -> tuple[str | None, str |
     if event in ("FeeRecipientSet", "SupplyControllerSet"):
         return _addr(topics[1]), _addr(topics[2]), None, None
     if event == "FeeRateSet":
-        args = {"old_fee_rate": int(topics[1], 16), "new_fee_rate": int(topics[2], 16)}
-        return None, None, None, orjson.dumps(args).decode()
+        # Written by hand: orjson refuses integers above 64 bits, and a uint256 can be one.
+        args = f'{{"old_fee_rate":{int(topics[1], 16)},"new_fee_rate":{int(topics[2], 16)}}}'
+        return None, None, None, args
     if event == "BetaDelegatedTransfer":
         args = {"seq": str(_word(data, 1)), "service_fee": str(_word(data, 2))}
         return _addr(topics[1]), _addr(topics[2]), _word(data, 0), orjson.dumps(args).decode()
@@ -104,6 +105,40 @@ def _fields(event: str, topics: list[str], data: str) -> tuple[str | None, str |
         impl = _addr(topics[1]) if len(topics) > 1 else _addr(data[2:66])
         return None, None, None, orjson.dumps({"implementation": impl}).decode()
     raise BadLog(f"no decoder for {event}")
+
+
+# Per event: what each topic after topic0 and each 32-byte data word holds, for raw_fields.
+_RAW_SHAPE = {
+    "Transfer": (("from", "to"), ("amount",)),
+    "FeeCollected": (("from", "to"), ("amount",)),
+    "SupplyIncreased": (("to",), ("amount",)),
+    "Mint": (("to",), ("amount",)),
+    "SupplyDecreased": (("from",), ("amount",)),
+    "DestroyedBlockedFunds": (("from",), ("amount",)),
+    "Redeem": ((), ("amount",)),
+    "FeeRecipientSet": (("from", "to"), ()),
+    "SupplyControllerSet": (("from", "to"), ()),
+    "FeeRateSet": (("old_fee_rate", "new_fee_rate"), ()),
+    "BetaDelegatedTransfer": (("from", "to"), ("amount", "seq", "service_fee")),
+    **{name: (("from",), ()) for name in (
+        "FrozenAddressWiped", "AddressFrozen", "AddressUnfrozen", "FreezeAddress",
+        "UnfreezeAddress", "BlockPlaced", "BlockReleased")},
+}
+
+
+def raw_fields(token: Token, event: str, frm: str | None, to: str | None, amount: int | None,
+               args: dict | None) -> tuple[list[str], str]:
+    """The raw (topics, data) of a decoded log, rebuilt from its columns: the rows that
+    decode_logs stores without them lose nothing."""
+    topic0 = next(t for t, spec in token.topics.items() if spec.name == event)
+    values = {"from": frm, "to": to, "amount": amount, **(args or {})}
+
+    def word(name: str) -> str:
+        v = values[name]
+        return "0" * 24 + v[2:] if name in ("from", "to") else f"{int(v):064x}"
+
+    in_topics, in_data = _RAW_SHAPE[event]
+    return [topic0, *("0x" + word(n) for n in in_topics)], "0x" + "".join(word(n) for n in in_data)
 
 
 def decode_logs(
@@ -144,15 +179,17 @@ def decode_logs(
         event = spec.name
         try:
             frm, to, amount, args = _fields(event, topics, data)
+            keep_raw = event == "Upgraded"  # its address sits in a topic or in data
         except (IndexError, ValueError, BadLog):
             # A log of our topic0 with another layout: keep it raw and undecoded, never guess.
             frm, to, amount, args = None, None, None, '{"undecoded": true}'
+            keep_raw = True
         log_index = _hexint(log["logIndex"])
         tx_hash = log["transactionHash"]
         row = [
             chain_id, block, log_index, symbol, log["blockHash"], block_times[block], tx_hash,
             _hexint(log["transactionIndex"]), event, frm, to, amount, None, args,
-            "{" + ",".join(topics) + "}", data,
+            "{" + ",".join(topics) + "}" if keep_raw else None, data if keep_raw else None,
         ]
         last = prev.get(symbol)
         same_tx = last is not None and last[TX_HASH] == tx_hash and last[BLOCK] == block

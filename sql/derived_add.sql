@@ -24,16 +24,12 @@ HAVING min(day) IS NOT NULL
 ;
 -- Balances, and every touched day's end-of-day holders, supply and sum of the ten largest
 -- balances. Every part of one statement reads the same snapshot: holder_state and token_totals
--- as they were before this batch. holder_state is read through its key (one probe per leg,
--- whatever its size); the rest are aggregates and windows over the batch's legs, with no join
--- whose plan could go wrong on row estimates of intermediate results.
+-- as they were before this batch. holder_state is read through its key (one probe per
+-- address and day, whatever its size); the rest are aggregates and windows over the batch's
+-- legs, with no join whose plan could go wrong on row estimates of intermediate results.
 WITH legs AS (
-    SELECT l.address, l.delta, l.block_number, l.block_time,
-           (l.block_time AT TIME ZONE 'UTC')::date AS day,
-           coalesce((SELECT h.balance FROM holder_state h
-                     WHERE h.chain_id = %(chain_id)s AND h.token = %(token)s
-                       AND h.address = l.address), 0) AS start
-    FROM transfer_legs(%(chain_id)s, %(token)s, %(lo)s, %(hi)s) l
+    SELECT address, delta, block_number, block_time, (block_time AT TIME ZONE 'UTC')::date AS day
+    FROM transfer_legs(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
 ), per_address AS (
     SELECT address, sum(delta) AS delta, count(*) AS n, min(block_number) AS fb,
            min(block_time) AS ft, max(block_number) AS lb, max(block_time) AS lt
@@ -41,8 +37,11 @@ WITH legs AS (
 ), after_day AS (  -- an address's balance at the end of each day it moved
     SELECT address, day, delta, start,
            start + sum(delta) OVER (PARTITION BY address ORDER BY day) AS balance
-    FROM (SELECT address, day, sum(delta) AS delta, min(start) AS start
-          FROM legs GROUP BY address, day) x
+    FROM (SELECT x.address, x.day, x.delta,
+                 coalesce((SELECT h.balance FROM holder_state h
+                           WHERE h.chain_id = %(chain_id)s AND h.token = %(token)s
+                             AND h.address = x.address), 0) AS start
+          FROM (SELECT address, day, sum(delta) AS delta FROM legs GROUP BY address, day) x) y
 ), days AS (
     SELECT day FROM daily_stats
     WHERE chain_id = %(chain_id)s AND token = %(token)s

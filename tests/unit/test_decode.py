@@ -6,10 +6,12 @@ Logs are built as the node sends them (hex strings); the log sequences follow FA
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from indexer import tokens as T
-from indexer.decode import LOG_COLUMNS, BadLog, DecodeState, decode_logs, format_time
+from indexer.decode import _RAW_SHAPE, LOG_COLUMNS, BadLog, DecodeState, decode_logs, format_time, raw_fields
 from indexer.tokens import MAINNET_TOKENS, ZERO_ADDRESS
 
 PAXG = MAINNET_TOKENS["PAXG"]
@@ -113,9 +115,7 @@ def test_paxg_principal_transfer_row_has_every_column():
     assert decode(raw) == [[
         1, BLOCK, 31, "PAXG", BLOCK_HASH, "2023-11-14 22:13:20+00", TX, 3, "Transfer",
         ALICE, BOB, PRINCIPAL, False, None,
-        "{0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef,"
-        f"{topic(ALICE)},{topic(BOB)}}}",
-        data(PRINCIPAL),
+        None, None,  # raw topics and data: the decoded columns hold all of them
     ]]
     assert len(LOG_COLUMNS) == 16
 
@@ -571,3 +571,44 @@ def test_malformed_transfer_with_empty_data_is_stored_undecoded():
 def test_malformed_log_with_short_data_is_stored_undecoded(entry):
     [row] = decode([entry])
     assert row[13] == '{"undecoded": true}'
+
+
+# -- raw topics and data ------------------------------------------------------------------------
+
+def _raw_cases():
+    """One log of every event each token can emit, with awkward values (top bits set)."""
+    big = 2**256 - 1
+    cases = []
+    for token in (PAXG, XAUT):
+        for spec in token.topics.values():
+            if spec.name == "Upgraded":
+                continue
+            in_topics, in_data = _RAW_SHAPE[spec.name]
+            values = {"from": ALICE, "to": "0xffffffffffffffffffffffffffffffffffffffff",
+                      "amount": big, "seq": 7, "service_fee": 2**255, "old_fee_rate": 0,
+                      "new_fee_rate": big}
+            topics = [topic(values[n]) if n in ("from", "to") else "0x" + word(values[n])
+                      for n in in_topics]
+            cases.append(pytest.param(
+                token, log(token, spec, topics, data(*(values[n] for n in in_data)), index=5),
+                id=f"{token.symbol}-{spec.name}"))
+    return cases
+
+
+@pytest.mark.parametrize("token,entry", _raw_cases())
+def test_decoded_columns_give_back_the_raw_log(token, entry):
+    [row] = decode([entry])
+    assert row[14] is None and row[15] is None  # not stored: the columns hold all of it
+    args = json.loads(row[13]) if row[13] else None
+    assert raw_fields(token, row[8], row[9], row[10], row[11], args) == \
+        (entry["topics"], entry["data"])
+
+
+@pytest.mark.parametrize("entry", [
+    log(PAXG, T.UPGRADED, [], data(int(IMPL, 16)), index=0),
+    log(XAUT, T.UPGRADED, [topic(IMPL)], "0x", index=0),
+], ids=["paxg-data", "xaut-topic"])
+def test_upgraded_keeps_its_raw_log(entry):
+    [row] = decode([entry])
+    assert row[14] == "{" + ",".join(entry["topics"]) + "}"
+    assert row[15] == entry["data"]
