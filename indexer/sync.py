@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -125,6 +126,7 @@ def fetch_batch(
     header_batch: int,
     prev_hash: str | None,
     window_from: int,
+    raw_logs: list[dict] | None = None,
 ) -> Batch:
     """Logs of [lo, hi] for the tokens due in it, with their headers, checked and decoded.
 
@@ -132,15 +134,16 @@ def fetch_batch(
     must build on it, else ReorgDetected. Blocks from `window_from` on are near the head: all
     their headers are fetched and stored (the reorg window), and the head of the range is read
     before and after eth_getLogs; since a block hash commits to all its ancestors, the same hash
-    both times means the logs came from the chain those headers describe.
+    both times means the logs came from the chain those headers describe. `raw_logs`: the
+    range's eth_getLogs answer if it was fetched ahead (only ever below the window).
     """
     near_head = hi >= window_from
     if near_head:
         before = rpc.fetch_header(hi)
         if before is None:
             raise HashMismatch(f"node has no block {hi} yet")
-    addresses = [t.address for t in tokens]
-    raw_logs = rpc.fetch_logs(lo, hi, addresses, all_topics(tokens))
+    if raw_logs is None or near_head:
+        raw_logs = rpc.fetch_logs(lo, hi, [t.address for t in tokens], all_topics(tokens))
     numbers = {int(entry["blockNumber"], 16) for entry in raw_logs}
     if any(n < lo or n > hi for n in numbers):
         raise HashMismatch(f"node returned logs outside {lo}-{hi}")
@@ -200,9 +203,10 @@ class Fetcher(threading.Thread):
     def __init__(self, config: Config, rpc: RpcClient, lo: int, target: int,
                  next_block: dict[str, int], state: DecodeState, out: queue.Queue,
                  stop: threading.Event, sizer: RangeSizer, prev_hash: str | None,
-                 window_from: int, metrics: NullMetrics):
+                 window_from: int, metrics: NullMetrics, ahead_rpc: RpcClient | None = None):
         super().__init__(name="fetcher", daemon=True)
         self.config, self.rpc, self.lo, self.target = config, rpc, lo, target
+        self.ahead_rpc = ahead_rpc
         self.prev_hash, self.window_from = prev_hash, window_from
         self.metrics = metrics
         self.next_block = dict(next_block)
@@ -226,11 +230,43 @@ class Fetcher(threading.Thread):
         self._put(None)
 
     def _walk(self) -> None:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead")
+        try:
+            self._walk_ranges(pool)
+        finally:  # a request still in flight is left to finish on its own
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _fetch_ahead(self, pool: ThreadPoolExecutor, lo: int, tokens: list[Token]) -> None:
+        """Deep in a backfill, ask for the next range's logs now, so that the node serves them
+        while this thread reads headers and decodes the current range."""
+        self._ahead = None
+        hi = min(lo + self.sizer.size - 1, self.target)
+        if self.ahead_rpc is None or lo > hi or hi >= self.window_from:
+            return
+        if any(self.next_block[t.symbol] > lo for t in tokens):
+            return  # a token joins in the next range: plain fetch
+        self._ahead = (lo, hi, pool.submit(self.ahead_rpc.fetch_logs, lo, hi,
+                                           [t.address for t in tokens], all_topics(tokens)))
+
+    def _take_ahead(self, cursor: int) -> tuple[int, list[dict]] | None:
+        """(hi, logs) fetched ahead for a range starting at `cursor`; None on any failure,
+        which the plain fetch of the same range then meets and handles."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead[0] != cursor:
+            return None
+        try:
+            return ahead[1], ahead[2].result()
+        except Exception:  # noqa: BLE001 - refetched the plain way
+            return None
+
+    def _walk_ranges(self, pool: ThreadPoolExecutor) -> None:
         cursor, tokens = self.lo, self.config.enabled_tokens
         self._last_hash: str | None = None
+        self._ahead = None
         mismatches = 0
         while cursor <= self.target and not self.stop.is_set():
-            hi = min(cursor + self.sizer.size - 1, self.target)
+            ahead = self._take_ahead(cursor)
+            hi = ahead[0] if ahead else min(cursor + self.sizer.size - 1, self.target)
             due = [t for t in tokens if self.next_block[t.symbol] <= hi]
             # Skip straight to the first block any token needs.
             first_due = min(self.next_block[t.symbol] for t in due)
@@ -238,13 +274,15 @@ class Fetcher(threading.Thread):
                 cursor = first_due
                 self._last_hash = None  # a jump: the block below is not one we stored
                 continue
+            if len(due) == len(tokens):
+                self._fetch_ahead(pool, hi + 1, due)
             try:
                 batch = fetch_batch(
                     self.rpc, cursor, hi, chain_id=self.config.chain.id, tokens=due,
                     next_block=self.next_block, state=self.state,
                     header_batch=self.config.sync.header_batch,
                     prev_hash=self.prev_hash if cursor == self.lo else self._last_hash,
-                    window_from=self.window_from,
+                    window_from=self.window_from, raw_logs=ahead[1] if ahead else None,
                 )
             except RangeTooLarge as exc:
                 span = hi - cursor + 1
@@ -395,6 +433,7 @@ class Syncer:
                 "metrics": self.metrics}
         self.rpc = RpcClient(endpoints, **opts)
         self.fetch_rpc = RpcClient(endpoints, **opts)
+        self.ahead_rpc = RpcClient(endpoints, **opts)
         self.sizer = RangeSizer(self.config.sync)
         self.summary = SyncSummary()
         self.reorgs: list[tuple[int, int]] = []  # (fork block, depth) of each rollback
@@ -516,12 +555,14 @@ class Syncer:
             self.summary.stopped = self.stop.is_set()
             return self.summary
         finally:
-            self.summary.rpc_requests = self.rpc.stats.requests + self.fetch_rpc.stats.requests
-            self.summary.rpc_retries = self.rpc.stats.retries + self.fetch_rpc.stats.retries
+            clients = (self.rpc, self.fetch_rpc, self.ahead_rpc)
+            self.summary.rpc_requests = sum(c.stats.requests for c in clients)
+            self.summary.rpc_retries = sum(c.stats.retries for c in clients)
             if self.conn is not None:
                 self.conn.close()
             self.rpc.close()
             self.fetch_rpc.close()
+            self.ahead_rpc.close()
 
     def _ensure_indexes(self) -> None:
         """The per-address indexes exist whenever the sync is near the head (a rollback uses them)."""
@@ -594,7 +635,8 @@ class Syncer:
         fetch_stop = threading.Event()
         window_from = head - self.config.sync.reorg_window + 1
         fetcher = Fetcher(self.config, self.fetch_rpc, lo, target, next_block, state, out,
-                          fetch_stop, self.sizer, prev_hash, window_from, self.metrics)
+                          fetch_stop, self.sizer, prev_hash, window_from, self.metrics,
+                          ahead_rpc=self.ahead_rpc)
         fetcher.start()
         deriver = Deriver(self)
         deriver.start()

@@ -2,8 +2,9 @@
 
 It sits between the indexer and a real node (anvil) and, per request, either forwards the body
 unchanged or injects one of the failures real providers produce (see FACTS.md, "JSON-RPC provider
-limits the scanner meets"). Decisions come from `random.Random(seed)`, so a seed and a sequence of
-requests give a reproducible sequence of faults.
+limits the scanner meets"). Each decision comes from `random.Random` keyed by the seed, the
+request (without its JSON-RPC id) and how many times that request was seen before, so a seed
+and a set of requests give the same faults whatever order concurrent clients send them in.
 
     with FaultProxy(anvil.url, seed=7, rate=0.3) as proxy:
         run_the_scanner(rpc_url=proxy.url)
@@ -89,7 +90,7 @@ class FaultProxy:
         self.counts: collections.Counter = collections.Counter()
         self.events: list[tuple[str, str]] = []  # (fault, method) for every injected fault
         self.decisions: list[str] = []  # fault name or "forwarded", per JSON request, in order
-        self._rng = random.Random(seed)
+        self._seen: collections.Counter = collections.Counter()
         self._lock = threading.Lock()
         self._retry_after_toggle = 0
         self._stopping = threading.Event()
@@ -142,13 +143,23 @@ class FaultProxy:
 
     # --- decisions -------------------------------------------------------------------------
 
-    def _draw(self) -> tuple[bool, float]:
-        """Two draws per JSON request, always, so the stream of decisions does not depend on
-        which faults happen to apply."""
+    def _draw(self, payload) -> tuple[bool, float]:
+        """Two draws per JSON request, always, so the decisions do not depend on which faults
+        happen to apply; keyed by the request, so not on the order requests arrive in."""
+
+        def without_id(p):
+            return {k: v for k, v in p.items() if k != "id"} if isinstance(p, dict) else p
+
+        request = [without_id(p) for p in payload] if isinstance(payload, list) else without_id(payload)
+        key = json.dumps(request, sort_keys=True)
         with self._lock:
-            u = self._rng.random()
-            v = self._rng.random()
-            return u < self.rate, v
+            seen = self._seen[key]
+            self._seen[key] += 1
+            rate = self.rate
+        rng = random.Random(f"{self.seed}:{seen}:{key}")
+        u = rng.random()
+        v = rng.random()
+        return u < rate, v
 
     def _record(self, fault: str, method: str) -> None:
         with self._lock:
@@ -241,7 +252,7 @@ class FaultProxy:
             return status, {"Content-Type": ctype}, out
 
         ex = _Exchange(self, body, payload)
-        inject, v = self._draw()
+        inject, v = self._draw(payload)
         fault = None
         if inject:
             applicable = self._applicable(ex)
