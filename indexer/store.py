@@ -208,15 +208,18 @@ def add_derived(cur: psycopg.Cursor, chain_id: int, token: str, lo: int, hi: int
         cur.execute(statement, params)
 
 
-def derive_pending(conn: psycopg.Connection, chain_id: int) -> list[tuple[str, int, int]]:
-    """(token, first block not in the derived tables yet, checkpoint) of each token behind."""
+def derive_pending(conn: psycopg.Connection, chain_id: int,
+                   token: str | None = None) -> list[tuple[str, int, int]]:
+    """(token, first block not in the derived tables yet, checkpoint) of each token behind
+    (of `token` only, if given)."""
     return conn.execute(
         """SELECT c.token, coalesce(m.block_number, -1) + 1, c.block_number
            FROM checkpoints c
            LEFT JOIN derived_marks m ON m.chain_id = c.chain_id AND m.token = c.token
            WHERE c.chain_id = %s AND coalesce(m.block_number, -1) < c.block_number
+             AND (%s::text IS NULL OR c.token = %s)
            ORDER BY c.token""",
-        (chain_id,),
+        (chain_id, token, token),
     ).fetchall()
 
 

@@ -322,22 +322,23 @@ DERIVE_LAG_BATCHES = 4
 
 
 class Deriver(threading.Thread):
-    """Keeps the derived tables up with the committed logs, on its own connection, so that
-    PostgreSQL adds one batch to them while the writer copies the next one in.
+    """Keeps one token's derived rows up with its committed logs, on its own connection, so
+    that PostgreSQL adds one batch to them while the writer copies the next one in (and the
+    tokens' derivers work side by side: their rows never overlap).
 
-    Each of its transactions adds a range of a token's logs and moves the token's mark in
-    derived_marks; the writer's transactions never touch the derived tables, so the two never
-    wait on each other's locks.
+    Each of its transactions adds a range of the token's logs and moves the token's mark in
+    derived_marks; the writer's transactions never touch the derived tables, so none of them
+    wait on another's locks.
     """
 
-    def __init__(self, syncer: "Syncer"):
-        super().__init__(name="deriver", daemon=True)
-        self.syncer = syncer
+    def __init__(self, syncer: "Syncer", token: str):
+        super().__init__(name=f"deriver-{token}", daemon=True)
+        self.syncer, self.token = syncer, token
         self.finish = threading.Event()  # the writer is done: catch up, then return
         self.changed = threading.Condition()
-        self.marks: dict[str, int] = {}
+        self.mark = -1  # the last block this run derived
         self.error: BaseException | None = None
-        self._pending: list[tuple[tuple[str, ...], int]] = []  # (tokens, to_block) committed
+        self._pending: list[int] = []  # to_block of committed batches of this token
 
     def run(self) -> None:
         syncer, conn = self.syncer, None
@@ -351,8 +352,8 @@ class Deriver(threading.Thread):
                 except store.CONNECTION_ERRORS as exc:
                     if attempt == WRITE_ATTEMPTS:
                         raise IndexerError(f"PostgreSQL keeps failing: {str(exc).strip()[:200]}") from None
-                    log.warning("deriver lost the PostgreSQL connection (%s); reconnecting",
-                                str(exc).strip()[:200])
+                    log.warning("%s lost the PostgreSQL connection (%s); reconnecting",
+                                self.name, str(exc).strip()[:200])
                 finally:
                     if conn is not None:
                         conn.close()
@@ -365,7 +366,7 @@ class Deriver(threading.Thread):
     def _loop(self, conn, chain_id: int) -> None:
         while True:
             finishing = self.finish.is_set()  # read first: every commit before it is visible below
-            pending = store.derive_pending(conn, chain_id)
+            pending = store.derive_pending(conn, chain_id, self.token)
             if not pending:
                 if finishing:
                     return
@@ -375,17 +376,19 @@ class Deriver(threading.Thread):
             for token, lo, limit in pending:
                 done = store.derive_step(conn, chain_id, token, lo, limit, DERIVE_LOGS)
                 with self.changed:
-                    self.marks[token] = done
+                    self.mark = done
                     self.changed.notify_all()
 
     def committed(self, tokens: tuple[str, ...], to_block: int) -> None:
-        """The writer committed a batch; wait while too many are ahead of the derived tables."""
+        """The writer committed a batch; wait while too many are ahead of the derived rows."""
+        self.raise_error()
+        if self.token not in tokens:
+            return
         with self.changed:
-            self._pending.append((tokens, to_block))
+            self._pending.append(to_block)
             self.changed.notify_all()
             while True:
-                self._pending = [(ts, b) for ts, b in self._pending
-                                 if any(self.marks.get(t, -1) < b for t in ts)]
+                self._pending = [b for b in self._pending if b > self.mark]
                 if len(self._pending) < DERIVE_LAG_BATCHES or self.error or not self.is_alive():
                     break
                 self.changed.wait(0.5)
@@ -638,8 +641,9 @@ class Syncer:
                           fetch_stop, self.sizer, prev_hash, window_from, self.metrics,
                           ahead_rpc=self.ahead_rpc)
         fetcher.start()
-        deriver = Deriver(self)
-        deriver.start()
+        derivers = [Deriver(self, t.symbol) for t in self.config.enabled_tokens]
+        for deriver in derivers:
+            deriver.start()
         last = time.monotonic()
         try:
             while True:
@@ -656,7 +660,8 @@ class Syncer:
                     raise item
                 batch: Batch = item
                 self._write(batch)
-                deriver.committed(batch.tokens, batch.to_block)
+                for deriver in derivers:
+                    deriver.committed(batch.tokens, batch.to_block)
                 now = time.monotonic()
                 self._db(store.record_batch_seconds, self.config.chain.id, batch.tokens,
                          batch.to_block, now - last)
@@ -677,8 +682,10 @@ class Syncer:
         finally:
             fetch_stop.set()
             fetcher.join(timeout=10)
-            deriver.close()
-        deriver.raise_error()
+            for deriver in derivers:
+                deriver.close()
+        for deriver in derivers:
+            deriver.raise_error()
 
 
 def install_signal_handlers(stop: threading.Event) -> None:
