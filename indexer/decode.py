@@ -160,6 +160,7 @@ def decode_logs(
     # Last row per token symbol within the current transaction, for fee-leg and Redeem pairing.
     prev: dict[str, list] = {}
     specs = {address: token.topics for address, token in tokens_by_address.items()}
+    hexints: dict[Any, int] = {}  # block numbers and tx indexes repeat: parse each once
     for log in raw_logs:
         if log.get("removed"):
             raise BadLog("node returned a removed log in eth_getLogs")
@@ -171,14 +172,19 @@ def decode_logs(
         spec = specs[address].get(topics[0]) if topics else None
         if spec is None:
             continue
-        block = _hexint(log["blockNumber"])
+        block = hexints.get(raw_block := log["blockNumber"])
+        if block is None:
+            block = hexints[raw_block] = _hexint(raw_block)
         symbol = token.symbol
         if block < first_block[symbol]:
             continue
         data = log["data"]
         event = spec.name
         try:
-            frm, to, amount, args = _fields(event, topics, data)
+            if event == "Transfer" and len(topics) == 3 and len(data) == 66:  # most logs
+                frm, to, amount, args = "0x" + topics[1][-40:], "0x" + topics[2][-40:], int(data, 16), None
+            else:
+                frm, to, amount, args = _fields(event, topics, data)
             keep_raw = event == "Upgraded"  # its address sits in a topic or in data
         except (IndexError, ValueError, BadLog):
             # A log of our topic0 with another layout: keep it raw and undecoded, never guess.
@@ -186,9 +192,12 @@ def decode_logs(
             keep_raw = True
         log_index = _hexint(log["logIndex"])
         tx_hash = log["transactionHash"]
+        tx_index = hexints.get(raw_tx_index := log["transactionIndex"])
+        if tx_index is None:
+            tx_index = hexints[raw_tx_index] = _hexint(raw_tx_index)
         row = [
             chain_id, block, log_index, symbol, log["blockHash"], block_times[block], tx_hash,
-            _hexint(log["transactionIndex"]), event, frm, to, amount, None, args,
+            tx_index, event, frm, to, amount, None, args,
             "{" + ",".join(topics) + "}" if keep_raw else None, data if keep_raw else None,
         ]
         last = prev.get(symbol)

@@ -71,7 +71,9 @@ LANGUAGE sql AS $$
         GROUP BY p.period, p.start, p.stop
     ) b
     CROSS JOIN LATERAL (
-        SELECT count(DISTINCT l.from_address) AS senders, count(DISTINCT l.to_address) AS receivers
+        -- COLLATE "C": the same distinct values, sorted byte-wise (about a third faster).
+        SELECT count(DISTINCT l.from_address COLLATE "C") AS senders,
+               count(DISTINCT l.to_address COLLATE "C") AS receivers
         FROM logs l
         WHERE l.chain_id = p_chain AND l.block_number BETWEEN b.lo AND b.hi
           AND l.token = p_token AND l.event = 'Transfer' AND NOT l.is_fee
