@@ -596,14 +596,16 @@ def _print_status(report: dict) -> None:
                f"sync {'running' if report['sync_running'] else 'not running'}")
     if report["tokens"]:
         click.echo(f"{'token':<6} {'indexed block':>13}  {'block time (UTC)':<19}  {'lag':>7}  "
-                   f"{'lag time':>9}  {'events':>10}  {'last batch':>13}")
+                   f"{'lag time':>9}  {'events':>10}  {'last batch':>13}  {'views at':>13}")
         for t in report["tokens"]:
             when = t["indexed_block_time"].strftime("%Y-%m-%d %H:%M:%S") if t["indexed_block_time"] else "?"
             lag = "?" if t["lag_blocks"] is None else str(t["lag_blocks"])
             lag_s = "?" if t["lag_seconds"] is None else f"{t['lag_seconds']}s"
             rate = t["last_batch_events_per_second"]
+            derived = "-" if t["derived_block"] is None else str(t["derived_block"])
             click.echo(f"{t['token']:<6} {t['indexed_block']:>13}  {when:<19}  {lag:>7}  {lag_s:>9}  "
-                       f"{t['events_stored']:>10}  {('?' if rate is None else f'{rate:.0f} ev/s'):>13}")
+                       f"{t['events_stored']:>10}  {('?' if rate is None else f'{rate:.0f} ev/s'):>13}"
+                       f"  {derived:>13}")
     for error in report["errors"]:
         click.echo(f"error: {error}")
     state = "healthy" if report["healthy"] else (

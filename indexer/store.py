@@ -471,18 +471,21 @@ def sync_running(conn: psycopg.Connection) -> bool:
 
 
 def load_status(conn: psycopg.Connection, chain_id: int) -> list[dict]:
-    """Per token: checkpoint, its block time, the last batch, events stored."""
+    """Per token: checkpoint, its block time, the last batch, events stored, and how far the
+    derived tables (the views) are."""
     rows = conn.execute(
         """SELECT c.token, c.block_number, b.block_time, c.updated_at, c.last_batch_blocks,
                   c.last_batch_events, c.last_batch_seconds,
-                  (SELECT count(*) FROM logs l WHERE l.chain_id = c.chain_id AND l.token = c.token)
+                  (SELECT count(*) FROM logs l WHERE l.chain_id = c.chain_id AND l.token = c.token),
+                  m.block_number
            FROM checkpoints c
            LEFT JOIN blocks b ON b.chain_id = c.chain_id AND b.number = c.block_number
+           LEFT JOIN derived_marks m ON m.chain_id = c.chain_id AND m.token = c.token
            WHERE c.chain_id = %s ORDER BY c.token""",
         (chain_id,),
     ).fetchall()
     keys = ("token", "indexed_block", "indexed_block_time", "updated_at", "last_batch_blocks",
-            "last_batch_events", "last_batch_seconds", "events_stored")
+            "last_batch_events", "last_batch_seconds", "events_stored", "derived_block")
     return [dict(zip(keys, r)) for r in rows]
 
 

@@ -65,6 +65,7 @@ def test_status_before_during_and_after_a_sync(chain, tmp_path, database_url):
     assert code == 0 and after["healthy"] is True
     for t in after["tokens"]:
         assert t["indexed_block"] == head and t["lag_blocks"] == 0 and t["lag_seconds"] == 0
+        assert t["derived_block"] == head  # the views include every stored log
         assert t["events_stored"] > 0 and t["last_batch_events_per_second"] is not None
     code, stopped = status_json(path)
     assert stopped["sync_running"] is False and code == 0
@@ -75,8 +76,9 @@ def test_status_before_during_and_after_a_sync(chain, tmp_path, database_url):
     lines = table.output.strip().splitlines()
     assert lines[0] == f"chain 31337: head {head + 10}, finalized {max(0, head + 10 - 64)}; sync not running"
     assert lines[1].split() == ["token", "indexed", "block", "block", "time", "(UTC)", "lag", "lag",
-                                "time", "events", "last", "batch"]
+                                "time", "events", "last", "batch", "views", "at"]
     assert lines[2].startswith("PAXG") and lines[3].startswith("XAUT")
+    assert lines[2].split()[-1] == str(head)  # the views include every stored log
     assert " 10 " in lines[2]
     assert lines[-1] == "lagging (more than 5 blocks)"
 
