@@ -208,28 +208,48 @@ def add_derived(cur: psycopg.Cursor, chain_id: int, token: str, lo: int, hi: int
         cur.execute(statement, params)
 
 
-def derive_pending(conn: psycopg.Connection, chain_id: int,
-                   token: str | None = None) -> list[tuple[str, int, int]]:
-    """(token, first block not in the derived tables yet, checkpoint) of each token behind
-    (of `token` only, if given)."""
+def derive_pending(conn: psycopg.Connection, chain_id: int) -> list[tuple[str, int, int]]:
+    """(token, first block not in the derived tables yet, checkpoint) of each token behind."""
     return conn.execute(
         """SELECT c.token, coalesce(m.block_number, -1) + 1, c.block_number
            FROM checkpoints c
            LEFT JOIN derived_marks m ON m.chain_id = c.chain_id AND m.token = c.token
            WHERE c.chain_id = %s AND coalesce(m.block_number, -1) < c.block_number
-             AND (%s::text IS NULL OR c.token = %s)
            ORDER BY c.token""",
-        (chain_id, token, token),
+        (chain_id,),
     ).fetchall()
 
 
-def derive_step(conn: psycopg.Connection, chain_id: int, token: str, lo: int, limit: int,
-                max_logs: int) -> int:
-    """Add token's stored logs from block lo to the derived tables and move its mark, in one
-    transaction: up to block `limit`, or fewer whole blocks holding about `max_logs` Transfer
-    logs. Returns the last block added."""
+# pg_advisory_xact_lock class of the derive transactions ("gold"); the object is the token.
+DERIVE_LOCK_CLASS = int.from_bytes(b"gold", "big")
+
+
+def _lock_derived(cur: psycopg.Cursor, chain_id: int, token: str) -> tuple[int, int] | None:
+    """Lock token's derived rows for this transaction, then read (first block not derived yet,
+    checkpoint), or None when they are up to date. Read under the lock, so two derive
+    transactions (even of two processes) can never add the same logs twice."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                (DERIVE_LOCK_CLASS, f"{chain_id}:{token}"))
+    row = cur.execute(
+        """SELECT coalesce(m.block_number, -1) + 1, c.block_number
+           FROM checkpoints c
+           LEFT JOIN derived_marks m ON m.chain_id = c.chain_id AND m.token = c.token
+           WHERE c.chain_id = %s AND c.token = %s AND coalesce(m.block_number, -1) < c.block_number""",
+        (chain_id, token),
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def derive_step(conn: psycopg.Connection, chain_id: int, token: str, max_logs: int) -> int | None:
+    """Add token's next stored logs to the derived tables and move its mark, in one
+    transaction: up to its checkpoint, or fewer whole blocks holding about `max_logs` Transfer
+    logs. Returns the last block added, or None if there was nothing to add."""
     with conn.transaction():
         with conn.cursor() as cur:
+            pending = _lock_derived(cur, chain_id, token)
+            if pending is None:
+                return None
+            lo, limit = pending
             row = cur.execute(
                 """SELECT block_number FROM logs
                    WHERE chain_id = %s AND block_number BETWEEN %s AND %s
@@ -243,11 +263,18 @@ def derive_step(conn: psycopg.Connection, chain_id: int, token: str, lo: int, li
     return hi
 
 
+def derived_mark(conn: psycopg.Connection, chain_id: int, token: str) -> int:
+    """The last block of token's logs in the derived tables (-1: none)."""
+    row = conn.execute("SELECT block_number FROM derived_marks WHERE chain_id = %s AND token = %s",
+                       (chain_id, token)).fetchone()
+    return row[0] if row else -1
+
+
 def derive_all(conn: psycopg.Connection, chain_id: int, max_logs: int) -> None:
     """Bring the derived tables up to every checkpoint."""
-    while pending := derive_pending(conn, chain_id):
-        for token, lo, limit in pending:
-            derive_step(conn, chain_id, token, lo, limit, max_logs)
+    for token, _, _ in derive_pending(conn, chain_id):
+        while derive_step(conn, chain_id, token, max_logs) is not None:
+            pass
 
 
 def _set_mark(cur: psycopg.Cursor, chain_id: int, token: str, block: int) -> None:
@@ -301,9 +328,12 @@ def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash
         # derived_remove.sql takes off every stored log above the ancestor: first add the ones
         # the derived tables do not have yet.
         with conn.cursor() as cur:
-            for token, lo, limit in derive_pending(conn, chain_id):
-                add_derived(cur, chain_id, token, lo, limit)
-                _set_mark(cur, chain_id, token, limit)
+            for (token,) in cur.execute("SELECT token FROM checkpoints WHERE chain_id = %s ORDER BY token",
+                                        (chain_id,)).fetchall():
+                pending = _lock_derived(cur, chain_id, token)  # held until this rollback commits
+                if pending is not None:
+                    add_derived(cur, chain_id, token, *pending)
+                    _set_mark(cur, chain_id, token, pending[1])
         params = {"chain_id": chain_id, "ancestor": ancestor}
         for statement in sql_statements("derived_remove.sql"):
             conn.execute(statement, params)

@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -223,20 +223,13 @@ class Fetcher(threading.Thread):
 
     def run(self) -> None:
         try:
-            self._walk()
+            self._walk_ranges()
         except BaseException as exc:  # handed to the writer, which raises it in the main thread
             self._put(exc)
             return
         self._put(None)
 
-    def _walk(self) -> None:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead")
-        try:
-            self._walk_ranges(pool)
-        finally:  # a request still in flight is left to finish on its own
-            pool.shutdown(wait=False, cancel_futures=True)
-
-    def _fetch_ahead(self, pool: ThreadPoolExecutor, lo: int, tokens: list[Token]) -> None:
+    def _fetch_ahead(self, lo: int, tokens: list[Token]) -> None:
         """Deep in a backfill, ask for the next range's logs now, so that the node serves them
         while this thread reads headers and decodes the current range."""
         self._ahead = None
@@ -245,8 +238,19 @@ class Fetcher(threading.Thread):
             return
         if any(self.next_block[t.symbol] > lo for t in tokens):
             return  # a token joins in the next range: plain fetch
-        self._ahead = (lo, hi, pool.submit(self.ahead_rpc.fetch_logs, lo, hi,
-                                           [t.address for t in tokens], all_topics(tokens)))
+        future: Future = Future()
+
+        def fetch() -> None:
+            try:
+                future.set_result(self.ahead_rpc.fetch_logs(lo, hi, [t.address for t in tokens],
+                                                            all_topics(tokens)))
+            except BaseException as exc:  # noqa: BLE001 - the plain fetch meets it again
+                future.set_exception(exc)
+
+        # A daemon thread: a request still in flight (retrying a slow provider) never holds up
+        # the exit after a stop.
+        threading.Thread(target=fetch, name="fetch-ahead", daemon=True).start()
+        self._ahead = (lo, hi, future)
 
     def _take_ahead(self, cursor: int) -> tuple[int, list[dict]] | None:
         """(hi, logs) fetched ahead for a range starting at `cursor`; None on any failure,
@@ -259,7 +263,7 @@ class Fetcher(threading.Thread):
         except Exception:  # noqa: BLE001 - refetched the plain way
             return None
 
-    def _walk_ranges(self, pool: ThreadPoolExecutor) -> None:
+    def _walk_ranges(self) -> None:
         cursor, tokens = self.lo, self.config.enabled_tokens
         self._last_hash: str | None = None
         self._ahead = None
@@ -275,7 +279,7 @@ class Fetcher(threading.Thread):
                 self._last_hash = None  # a jump: the block below is not one we stored
                 continue
             if len(due) == len(tokens):
-                self._fetch_ahead(pool, hi + 1, due)
+                self._fetch_ahead(hi + 1, due)
             try:
                 batch = fetch_batch(
                     self.rpc, cursor, hi, chain_id=self.config.chain.id, tokens=due,
@@ -339,18 +343,21 @@ class Deriver(threading.Thread):
         self.mark = -1  # the last block this run derived
         self.error: BaseException | None = None
         self._pending: list[int] = []  # to_block of committed batches of this token
+        self._progressed = False  # a derive step committed since the last (re)connect
 
     def run(self) -> None:
         syncer, conn = self.syncer, None
         chain_id = syncer.config.chain.id
+        failures = 0  # connection losses in a row, without a derive step in between
         try:
-            for attempt in range(1, WRITE_ATTEMPTS + 1):
+            while True:
                 try:
                     conn = store.connect(syncer.database_url, attempts=store.CONNECT_ATTEMPTS)
                     self._loop(conn, chain_id)
                     return
                 except store.CONNECTION_ERRORS as exc:
-                    if attempt == WRITE_ATTEMPTS:
+                    failures = 1 if self._progressed else failures + 1
+                    if failures >= WRITE_ATTEMPTS:
                         raise IndexerError(f"PostgreSQL keeps failing: {str(exc).strip()[:200]}") from None
                     log.warning("%s lost the PostgreSQL connection (%s); reconnecting",
                                 self.name, str(exc).strip()[:200])
@@ -364,20 +371,22 @@ class Deriver(threading.Thread):
                 self.changed.notify_all()
 
     def _loop(self, conn, chain_id: int) -> None:
+        self._progressed = False
         while True:
             finishing = self.finish.is_set()  # read first: every commit before it is visible below
-            pending = store.derive_pending(conn, chain_id, self.token)
-            if not pending:
-                if finishing:
-                    return
-                with self.changed:
-                    self.changed.wait(0.2)
+            done = store.derive_step(conn, chain_id, self.token, DERIVE_LOGS)
+            if done is None:  # up to date; the mark may also have moved without us (a commit
+                done = store.derived_mark(conn, chain_id, self.token)  # lost in a reconnect)
+            with self.changed:
+                moved, self.mark = done != self.mark, done
+                self.changed.notify_all()
+            if moved:
+                self._progressed = True
                 continue
-            for token, lo, limit in pending:
-                done = store.derive_step(conn, chain_id, token, lo, limit, DERIVE_LOGS)
-                with self.changed:
-                    self.mark = done
-                    self.changed.notify_all()
+            if finishing:
+                return
+            with self.changed:
+                self.changed.wait(0.2)
 
     def committed(self, tokens: tuple[str, ...], to_block: int) -> None:
         """The writer committed a batch; wait while too many are ahead of the derived rows."""
@@ -389,7 +398,8 @@ class Deriver(threading.Thread):
             self.changed.notify_all()
             while True:
                 self._pending = [b for b in self._pending if b > self.mark]
-                if len(self._pending) < DERIVE_LAG_BATCHES or self.error or not self.is_alive():
+                if len(self._pending) < DERIVE_LAG_BATCHES or self.error or not self.is_alive() \
+                        or self.syncer.stop.is_set():
                     break
                 self.changed.wait(0.5)
         self.raise_error()
@@ -679,6 +689,12 @@ class Syncer:
                          batch.to_block, n, rate)
                 if self.on_progress:
                     self.on_progress(batch.to_block - lo + 1, total, n)
+        except BaseException as exc:
+            for deriver in derivers:  # the writer's error wins; the derivers' are only logged
+                deriver.close()
+                if deriver.error is not None and deriver.error is not exc:
+                    log.error("%s: %s", deriver.name, str(deriver.error).strip()[:300])
+            raise
         finally:
             fetch_stop.set()
             fetcher.join(timeout=10)

@@ -1,8 +1,9 @@
 -- Add token %(token)s's Transfer logs of blocks [%(lo)s, %(hi)s] of chain %(chain_id)s to the
--- derived tables: once per batch and token, in the ingest transaction, right after the logs
--- were copied in. The result is the same however the history was cut into batches (a day that
--- spans two batches gets its end-of-day figures from the second). Statements are separated by
--- a line holding only ";" (store.py splits them).
+-- derived tables: store.derive_step runs it in a deriver's transaction for the next stored
+-- range (about 20,000 logs at most) and moves the token's mark in derived_marks with it; the
+-- 0004 migration runs it a month at a time. The result is the same however the history was cut
+-- into ranges (a day that spans two gets its end-of-day figures from the second). Statements
+-- are separated by a line holding only ";" (store.py splits them).
 
 INSERT INTO daily_stats AS d (chain_id, token, day, n_logs, minted, burned, n_mints, n_burns,
                               n_transfers, volume, n_fees, fees, first_block, last_block)

@@ -197,3 +197,32 @@ def test_derived_tables_equal_the_model_through_batches_and_rollbacks(database_u
                 continue
             assert derived(conn, database_url) == model(rows), f"rewrite after {ancestor}"
         assert derived(conn, database_url) == model(rows)
+
+
+def test_two_connections_deriving_at_once_add_each_log_once(database_url, database_factory):
+    """Two derivers of the same token (as after a lost writer connection, when a second sync
+    starts while the first one's derivers still catch up) never add a range twice."""
+    import threading
+
+    rows, headers = make_history(7)
+    rng = random.Random(7)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        cursor, last = min(headers), max(headers)
+        while cursor <= last:  # no deriving while writing: all of it is pending
+            end = min(last, cursor + 40)
+            part = [r for r in rows if cursor <= r[1] <= end]
+            used = sorted({r[1] for r in part} | {end})
+            store.write_batch(conn, CHAIN, part, [headers[n] for n in used], ("PAXG", "XAUT"),
+                              headers[end], None, cursor, {})
+            cursor = end + 1
+
+    def derive() -> None:
+        with psycopg.connect(database_url, autocommit=True) as own:
+            store.derive_all(own, CHAIN, rng.choice((5, 30)))
+
+    threads = [threading.Thread(target=derive) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert as_model(stored(database_url)) == model(rows)

@@ -47,6 +47,8 @@ def test_sync_through_transport_faults_equals_fault_free_sync(chain, tmp_path, d
     long_chain(chain, rounds=6, gap=5)
     reference = reference_run(chain, tmp_path, database_factory)
     faults = tuple(f for f in INJECTED if not f.startswith("range"))
+    # Seeds are picked so that every fault kind is injected (the proxy's draws are keyed by
+    # request, so a seed gives the same faults however concurrent requests interleave).
     result, injected = sync_through_proxy(chain, database_url, tmp_path, seed=2, rate=0.3,
                                           faults=faults, **SMALL_RANGES)
     assert result.exit_code == 0, result.output
