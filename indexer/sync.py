@@ -256,7 +256,10 @@ class Fetcher(threading.Thread):
         """(hi, logs) fetched ahead for a range starting at `cursor`; None on any failure,
         which the plain fetch of the same range then meets and handles."""
         ahead, self._ahead = self._ahead, None
-        if ahead is None or ahead[0] != cursor:
+        if ahead is None:
+            return None
+        if ahead[0] != cursor:  # the plan changed (a split, a refetch): let it finish unused, so
+            ahead[2].exception()  # the next look-ahead never shares ahead_rpc with it
             return None
         try:
             return ahead[1], ahead[2].result()
