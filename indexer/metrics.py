@@ -27,6 +27,7 @@ class NullMetrics:
     def reorg(self, depth: int) -> None: ...
     def database_ok(self, ok: bool) -> None: ...
     def set_indexed(self, token: str, block: int) -> None: ...
+    def set_derived(self, token: str, block: int) -> None: ...
 
 
 class Metrics(NullMetrics):
@@ -36,6 +37,8 @@ class Metrics(NullMetrics):
         self.blocks = Counter(p + "blocks_indexed", "Blocks scanned and committed", ["token"], registry=r)
         self.events = Counter(p + "events_indexed", "Logs stored", ["token"], registry=r)
         self.indexed_block = Gauge(p + "indexed_block", "Last committed block (checkpoint)", ["token"], registry=r)
+        self.derived_block = Gauge(p + "derived_block", "Last block the derived tables (the views) include",
+                                   ["token"], registry=r)
         self.head_block = Gauge(p + "head_block", "Chain head at the last poll", registry=r)
         self.finalized_block = Gauge(p + "finalized_block", "Node's finalized block at the last poll", registry=r)
         self.lag = Gauge(p + "lag_blocks", "Head minus the checkpoint", ["token"], registry=r)
@@ -108,6 +111,9 @@ class Metrics(NullMetrics):
             self._indexed[token] = block
             self.indexed_block.labels(token).set(block)
             self._update_lag()
+
+    def set_derived(self, token: str, block: int) -> None:
+        self.derived_block.labels(token).set(block)
 
 
 def serve(metrics: Metrics, host: str, port: int, ready: Callable[[], tuple[bool, str]]) -> ThreadingHTTPServer:

@@ -383,6 +383,8 @@ class Deriver(threading.Thread):
             with self.changed:
                 moved, self.mark = done != self.mark, done
                 self.changed.notify_all()
+            if moved and done >= 0:
+                self.syncer.metrics.set_derived(self.token, done)
             if moved:
                 self._progressed = True
                 continue

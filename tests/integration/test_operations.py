@@ -126,10 +126,12 @@ def test_metrics_move_as_blocks_are_indexed(chain, tmp_path, database_url):
         chain.script_more()
         head = chain.w3.eth.block_number
         deadline = time.monotonic() + 30
-        while scrape(port)['gold_indexer_indexed_block{token="PAXG"}'] < head:
+        while scrape(port)['gold_indexer_indexed_block{token="PAXG"}'] < head \
+                or scrape(port).get('gold_indexer_derived_block{token="PAXG"}', -1) < head:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         second = scrape(port)
+        assert second['gold_indexer_derived_block{token="XAUT"}'] == head  # the views caught up
         assert second['gold_indexer_events_indexed_total{token="PAXG"}'] > first['gold_indexer_events_indexed_total{token="PAXG"}']
         assert second['gold_indexer_events_indexed_total{token="XAUT"}'] > first['gold_indexer_events_indexed_total{token="XAUT"}']
 
