@@ -31,6 +31,9 @@ PHASES = [
     ("_header", "decode headers"),
     ("Fetcher._put", "fetcher blocked: queue full (writer busy)"),
     ("write_batch", "write_batch"),
+    ("derive_step", "derive step (derived tables)"),
+    ("derived_mark", "deriver idle check"),
+    ("Deriver.committed", "writer blocked: derivers behind"),
     ("upgrade", "migrations"),
     ("_backfill", "writer loop"),
     ("fetch_batch", "fetch_batch (other)"),
@@ -88,7 +91,7 @@ def phase_of(frames, thread: str) -> str:
                 if phase == "write_batch":
                     if any("copy" in fl.lower() or f.startswith("Copy") for f, fl, _ in frames):
                         return "write_batch: COPY logs"
-                    return "write_batch: other SQL (blocks, checkpoint, derived state)"
+                    return "write_batch: other SQL (begin, blocks, checkpoint, commit)"
                 return phase
     if any("_find_and_load" in f for f in funcs):
         return "start-up (imports)"
