@@ -208,26 +208,21 @@ def add_derived(cur: psycopg.Cursor, chain_id: int, token: str, lo: int, hi: int
         cur.execute(statement, params)
 
 
-def derive_pending(conn: psycopg.Connection, chain_id: int) -> list[tuple[str, int, int]]:
-    """(token, first block not in the derived tables yet, checkpoint) of each token behind."""
-    return conn.execute(
-        """SELECT c.token, coalesce(m.block_number, -1) + 1, c.block_number
-           FROM checkpoints c
-           LEFT JOIN derived_marks m ON m.chain_id = c.chain_id AND m.token = c.token
-           WHERE c.chain_id = %s AND coalesce(m.block_number, -1) < c.block_number
-           ORDER BY c.token""",
-        (chain_id,),
-    ).fetchall()
+def _checkpoint_tokens(cur: psycopg.Cursor, chain_id: int) -> list[str]:
+    return [r[0] for r in cur.execute(
+        "SELECT token FROM checkpoints WHERE chain_id = %s ORDER BY token", (chain_id,)).fetchall()]
 
 
 # pg_advisory_xact_lock class of the derive transactions ("gold"); the object is the token.
 DERIVE_LOCK_CLASS = int.from_bytes(b"gold", "big")
 
 
-def _lock_derived(cur: psycopg.Cursor, chain_id: int, token: str) -> tuple[int, int] | None:
-    """Lock token's derived rows for this transaction, then read (first block not derived yet,
-    checkpoint), or None when they are up to date. Read under the lock, so two derive
-    transactions (even of two processes) can never add the same logs twice."""
+def _derive_next(cur: psycopg.Cursor, chain_id: int, token: str, max_logs: int | None) -> int | None:
+    """In the caller's transaction: lock token's derived rows, then add its stored logs not in
+    them yet (up to its checkpoint, or fewer whole blocks holding about `max_logs` Transfer
+    logs) and move its mark. Returns the last block added, or None if they were up to date.
+    The mark is read under the lock, so two derive transactions (even of two processes) can
+    never add the same logs twice."""
     cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                 (DERIVE_LOCK_CLASS, f"{chain_id}:{token}"))
     row = cur.execute(
@@ -237,30 +232,28 @@ def _lock_derived(cur: psycopg.Cursor, chain_id: int, token: str) -> tuple[int, 
            WHERE c.chain_id = %s AND c.token = %s AND coalesce(m.block_number, -1) < c.block_number""",
         (chain_id, token),
     ).fetchone()
-    return (row[0], row[1]) if row else None
+    if row is None:
+        return None
+    lo, hi = row
+    if max_logs is not None:
+        row = cur.execute(
+            """SELECT block_number FROM logs
+               WHERE chain_id = %s AND block_number BETWEEN %s AND %s
+                 AND token = %s AND event = 'Transfer'
+               ORDER BY block_number, log_index OFFSET %s LIMIT 1""",
+            (chain_id, lo, hi, token, max_logs - 1),
+        ).fetchone()
+        hi = row[0] if row else hi
+    add_derived(cur, chain_id, token, lo, hi)
+    _set_mark(cur, chain_id, token, hi)
+    return hi
 
 
 def derive_step(conn: psycopg.Connection, chain_id: int, token: str, max_logs: int) -> int | None:
-    """Add token's next stored logs to the derived tables and move its mark, in one
-    transaction: up to its checkpoint, or fewer whole blocks holding about `max_logs` Transfer
-    logs. Returns the last block added, or None if there was nothing to add."""
+    """One derive transaction of token (_derive_next): the last block added, or None."""
     with conn.transaction():
         with conn.cursor() as cur:
-            pending = _lock_derived(cur, chain_id, token)
-            if pending is None:
-                return None
-            lo, limit = pending
-            row = cur.execute(
-                """SELECT block_number FROM logs
-                   WHERE chain_id = %s AND block_number BETWEEN %s AND %s
-                     AND token = %s AND event = 'Transfer'
-                   ORDER BY block_number, log_index OFFSET %s LIMIT 1""",
-                (chain_id, lo, limit, token, max_logs - 1),
-            ).fetchone()
-            hi = row[0] if row else limit
-            add_derived(cur, chain_id, token, lo, hi)
-            _set_mark(cur, chain_id, token, hi)
-    return hi
+            return _derive_next(cur, chain_id, token, max_logs)
 
 
 def derived_mark(conn: psycopg.Connection, chain_id: int, token: str) -> int:
@@ -272,7 +265,9 @@ def derived_mark(conn: psycopg.Connection, chain_id: int, token: str) -> int:
 
 def derive_all(conn: psycopg.Connection, chain_id: int, max_logs: int) -> None:
     """Bring the derived tables up to every checkpoint."""
-    for token, _, _ in derive_pending(conn, chain_id):
+    with conn.cursor() as cur:
+        tokens = _checkpoint_tokens(cur, chain_id)
+    for token in tokens:
         while derive_step(conn, chain_id, token, max_logs) is not None:
             pass
 
@@ -328,12 +323,8 @@ def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash
         # derived_remove.sql takes off every stored log above the ancestor: first add the ones
         # the derived tables do not have yet.
         with conn.cursor() as cur:
-            for (token,) in cur.execute("SELECT token FROM checkpoints WHERE chain_id = %s ORDER BY token",
-                                        (chain_id,)).fetchall():
-                pending = _lock_derived(cur, chain_id, token)  # held until this rollback commits
-                if pending is not None:
-                    add_derived(cur, chain_id, token, *pending)
-                    _set_mark(cur, chain_id, token, pending[1])
+            for token in _checkpoint_tokens(cur, chain_id):  # locks held until this commits
+                _derive_next(cur, chain_id, token, None)
         params = {"chain_id": chain_id, "ancestor": ancestor}
         for statement in sql_statements("derived_remove.sql"):
             conn.execute(statement, params)
