@@ -64,15 +64,27 @@ def format_time(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")
 
 
-# (topics, 32-byte data words) each event must have; anything else is stored undecoded.
-_LAYOUT = {
-    "Transfer": (3, 1), "FeeCollected": (3, 1), "SupplyIncreased": (2, 1), "Mint": (2, 1),
-    "SupplyDecreased": (2, 1), "DestroyedBlockedFunds": (2, 1), "Redeem": (1, 1),
-    "FrozenAddressWiped": (2, 0), "AddressFrozen": (2, 0), "AddressUnfrozen": (2, 0),
-    "FreezeAddress": (2, 0), "UnfreezeAddress": (2, 0), "BlockPlaced": (2, 0),
-    "BlockReleased": (2, 0), "FeeRecipientSet": (3, 0), "SupplyControllerSet": (3, 0),
-    "FeeRateSet": (3, 0), "BetaDelegatedTransfer": (3, 3),
+# Per event: what each topic after topic0 and each 32-byte data word holds; both the layout
+# check below and raw_fields read it.
+_RAW_SHAPE = {
+    "Transfer": (("from", "to"), ("amount",)),
+    "FeeCollected": (("from", "to"), ("amount",)),
+    "SupplyIncreased": (("to",), ("amount",)),
+    "Mint": (("to",), ("amount",)),
+    "SupplyDecreased": (("from",), ("amount",)),
+    "DestroyedBlockedFunds": (("from",), ("amount",)),
+    "Redeem": ((), ("amount",)),
+    "FeeRecipientSet": (("from", "to"), ()),
+    "SupplyControllerSet": (("from", "to"), ()),
+    "FeeRateSet": (("old_fee_rate", "new_fee_rate"), ()),
+    "BetaDelegatedTransfer": (("from", "to"), ("amount", "seq", "service_fee")),
+    **{name: (("from",), ()) for name in (
+        "FrozenAddressWiped", "AddressFrozen", "AddressUnfrozen", "FreezeAddress",
+        "UnfreezeAddress", "BlockPlaced", "BlockReleased")},
 }
+
+# (topics, 32-byte data words) each event must have; anything else is stored undecoded.
+_LAYOUT = {event: (1 + len(topics), len(words)) for event, (topics, words) in _RAW_SHAPE.items()}
 
 
 def _fields(event: str, topics: list[str], data: str) -> tuple[str | None, str | None, int | None, str | None]:
@@ -107,23 +119,6 @@ def _fields(event: str, topics: list[str], data: str) -> tuple[str | None, str |
     raise BadLog(f"no decoder for {event}")
 
 
-# Per event: what each topic after topic0 and each 32-byte data word holds, for raw_fields.
-_RAW_SHAPE = {
-    "Transfer": (("from", "to"), ("amount",)),
-    "FeeCollected": (("from", "to"), ("amount",)),
-    "SupplyIncreased": (("to",), ("amount",)),
-    "Mint": (("to",), ("amount",)),
-    "SupplyDecreased": (("from",), ("amount",)),
-    "DestroyedBlockedFunds": (("from",), ("amount",)),
-    "Redeem": ((), ("amount",)),
-    "FeeRecipientSet": (("from", "to"), ()),
-    "SupplyControllerSet": (("from", "to"), ()),
-    "FeeRateSet": (("old_fee_rate", "new_fee_rate"), ()),
-    "BetaDelegatedTransfer": (("from", "to"), ("amount", "seq", "service_fee")),
-    **{name: (("from",), ()) for name in (
-        "FrozenAddressWiped", "AddressFrozen", "AddressUnfrozen", "FreezeAddress",
-        "UnfreezeAddress", "BlockPlaced", "BlockReleased")},
-}
 
 
 def raw_fields(token: Token, event: str, frm: str | None, to: str | None, amount: int | None,
