@@ -151,7 +151,7 @@ def stored(url: str) -> dict[str, list]:
 
 
 def write(conn, rows: list[list], headers: dict[int, Header], lo: int, hi: int,
-          rng: random.Random) -> None:
+          rng: random.Random, derive: bool = True) -> None:
     """Write blocks [lo, hi] in random batches, as the sync's writer would, with the derived
     tables following at random moments in random steps, as its deriver would (they may be
     left behind at the end: a rollback must catch them up first)."""
@@ -162,7 +162,7 @@ def write(conn, rows: list[list], headers: dict[int, Header], lo: int, hi: int,
         used = sorted({r[1] for r in part} | {end})
         store.write_batch(conn, CHAIN, part, [headers[n] for n in used], ("PAXG", "XAUT"),
                           headers[end], None, cursor, {})
-        if rng.random() < 0.5:
+        if derive and rng.random() < 0.5:
             store.derive_all(conn, CHAIN, rng.choice((3, 40, 10**6)))
         cursor = end + 1
 
@@ -207,14 +207,8 @@ def test_two_connections_deriving_at_once_add_each_log_once(database_url, databa
     rows, headers = make_history(7)
     rng = random.Random(7)
     with psycopg.connect(database_url, autocommit=True) as conn:
-        cursor, last = min(headers), max(headers)
-        while cursor <= last:  # no deriving while writing: all of it is pending
-            end = min(last, cursor + 40)
-            part = [r for r in rows if cursor <= r[1] <= end]
-            used = sorted({r[1] for r in part} | {end})
-            store.write_batch(conn, CHAIN, part, [headers[n] for n in used], ("PAXG", "XAUT"),
-                              headers[end], None, cursor, {})
-            cursor = end + 1
+        # No deriving while writing: all of it is pending.
+        write(conn, rows, headers, min(headers), max(headers), rng, derive=False)
 
     def derive() -> None:
         with psycopg.connect(database_url, autocommit=True) as own:
