@@ -7,7 +7,7 @@ runs once per log on the backfill's hot path.
 
 Besides decoding, two facts need context from neighbouring logs of the same transaction:
 - PAXG V1 emits a fee leg `Transfer(from, feeRecipient, fee)` right after every principal
-  Transfer, even at fee 0 (FACTS.md). It is flagged `is_fee`, as is `betaDelegatedTransfer`'s
+  Transfer, even at fee 0 (its verified source). It is flagged `is_fee`, as is `betaDelegatedTransfer`'s
   service-fee leg to the relayer.
 - XAUT's `Redeem(amount)` names no account: it burns from the `from` of the Transfer to 0x0
   just before it, which we copy into the Redeem row.

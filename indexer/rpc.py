@@ -118,7 +118,8 @@ class RangeTooLarge(Exception):
         self.hint = hint
 
 
-# Provider messages that mean "ask for fewer blocks" (../shared/FACTS.md lists their sources).
+# Provider messages that mean "ask for fewer blocks": Infura, Alchemy, QuickNode, Chainstack, Ankr,
+# BlockPI, llamarpc and geth-style public endpoints (tests/unit/test_rpc.py quotes each one).
 _RANGE_PATTERNS = re.compile(
     r"returned more than \d+ results|exceeds limit|response size exceeded|limited to .*range"
     r"|block range limit|block range is too wide|exceeds max results|range too (large|wide)"

@@ -274,13 +274,9 @@ class Fetcher(threading.Thread):
         while cursor <= self.target and not self.stop.is_set():
             ahead = self._take_ahead(cursor)
             hi = ahead[0] if ahead else min(cursor + self.sizer.size - 1, self.target)
+            # The lowest tokens are always due at the cursor (they start the walk, and every
+            # range moves each due token to its end); the others join when the walk reaches them.
             due = [t for t in tokens if self.next_block[t.symbol] <= hi]
-            # Skip straight to the first block any token needs.
-            first_due = min(self.next_block[t.symbol] for t in due)
-            if first_due > cursor:
-                cursor = first_due
-                self._last_hash = None  # a jump: the block below is not one we stored
-                continue
             if len(due) == len(tokens):
                 self._fetch_ahead(hi + 1, due)
             try:

@@ -1,8 +1,10 @@
-"""The token registry: the one place that holds the on-chain facts of ../shared/FACTS.md.
+"""The token registry: the one place that holds the tokens' on-chain facts.
 
-Addresses, decimals, start blocks and event topics of PAXG and XAUT on Ethereum mainnet. The
-config can override address, start block, decimals and the enabled flag per token (devnets), but
-never the events: those are what the contracts emit.
+Addresses, decimals, start blocks and event topics of PAXG and XAUT on Ethereum mainnet, with
+the source of each fact beside it (the tokens' verified sources and public indexer
+configurations); README's "What is stored" says how each event is read. The config can override
+address, start block, decimals and the enabled flag per token (devnets), but never the events:
+those are what the contracts emit.
 """
 
 from __future__ import annotations
@@ -90,8 +92,6 @@ class Token:
     decimals: int
     start_block: int
     events: tuple[EventSpec, ...]
-    # Issuer/treasury addresses (lowercase), for labels and "excluding issuers" figures.
-    issuers: tuple[str, ...] = ()
     enabled: bool = True
 
     @property
@@ -105,7 +105,7 @@ MAINNET_TOKENS: dict[str, Token] = {
         name="Paxos Gold",
         address="0x45804880de22913dafe09f4980848ece6ecbaf78",
         decimals=18,
-        # Aug 2019; from public indexer configs (medium confidence, FACTS.md).
+        # Aug 2019, the proxy's deployment; taken from public indexer configs (medium confidence).
         start_block=8_426_430,
         events=PAXG_EVENTS,
     ),
@@ -114,15 +114,14 @@ MAINNET_TOKENS: dict[str, Token] = {
         name="Tether Gold",
         address="0x68749665ff8d2d112fa859aa293f07a622782f38",
         decimals=6,
-        # Oct 2021; from public indexer configs (medium confidence, FACTS.md).
+        # Oct 2021, the proxy's deployment; taken from public indexer configs (medium confidence).
         start_block=13_524_498,
         events=XAUT_EVENTS,
-        issuers=("0x5754284f345afc66a98fbb0a0afe71e0f007b949",),
     ),
 }
 
-# Optional extra: XAUT's first contract (Jan 2020), migrated to the current one. Not indexed
-# by default; a config may add it as a token of its own.
+# XAUT's first contract (Jan 2020, legacy USDT-style events), migrated to the current one. Not
+# indexed: [tokens.*] accepts only the tokens above, and this one's events have other layouts.
 XAUT_LEGACY_ADDRESS = "0x4922a015c4407f87432b179bb209e125432e4a2a"
 
 

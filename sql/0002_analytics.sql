@@ -79,7 +79,7 @@ CREATE TABLE holder_state (
 CREATE INDEX holder_state_balance_idx ON holder_state (chain_id, token, balance DESC) WHERE balance > 0;
 
 -- What a range of Transfer logs contributes to the derived tables. p_token NULL means every
--- token. A batch adds these for its blocks (sql/derived_add.sql, derived_day.sql) and a rollback
+-- token. A batch adds these for its blocks (sql/derived_add.sql) and a rollback
 -- takes them off for the blocks above the fork (sql/derived_remove.sql): one definition for both.
 CREATE FUNCTION transfer_day_sums(p_chain integer, p_token text, p_lo bigint, p_hi bigint)
 RETURNS TABLE (chain_id integer, token text, day date, n_logs bigint, minted numeric,
