@@ -217,3 +217,9 @@ def test_first_backfill_defers_address_indexes_and_builds_them_at_its_end(chain,
     chain.script_more()
     again = run_cli("--config", str(path), "sync", "--once")
     assert "per-address indexes" not in again.output  # a short catch-up keeps them
+
+
+def test_a_migrated_database_labels_the_tether_treasury(database_url):
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT chain_id, address, kind FROM labels").fetchall()
+    assert (1, "0x5754284f345afc66a98fbb0a0afe71e0f007b949", "treasury") in rows

@@ -116,7 +116,6 @@ def test_xaut_mainnet_facts():
     assert xaut.address == "0x68749665FF8D2d112Fa859AA293F07A622782F38".lower()
     assert xaut.decimals == 6
     assert xaut.start_block == 13_524_498
-    assert xaut.issuers == ("0x5754284f345afc66a98fbb0a0afe71e0f007b949",)
     assert xaut.enabled is True
 
 
