@@ -143,11 +143,15 @@ def write_batch(
     window_from: int | None = None,
     rows_from: int | None = None,
     events_by_token: dict[str, int] | None = None,
+    finalized: int | None = None,
 ) -> None:
     """Store one batch and move the checkpoints of `checkpoint_tokens` to `checkpoint`, atomically.
 
     The derived tables follow in their own transactions (derive_step). `rows_from` is the
-    batch's first block. The header of the block the checkpoints leave
+    batch's first block. `finalized` is the node's finalized block as of a head poll made
+    before the batch was fetched: the batch's headers, read after it, link the stored rows to
+    the checkpoint on the chain that holds that finalized block, so every stored row up to
+    both is final (mark_final_seen). The header of the block the checkpoints leave
     (rows_from - 1) is dropped unless a log, another checkpoint
     or the reorg window (blocks from `window_from` on) still needs it, so `blocks` holds the
     same rows whatever the batch boundaries were.
@@ -198,6 +202,8 @@ def write_batch(
                                        WHERE c.chain_id = b.chain_id AND c.block_number = b.number)""",
                     (chain_id, rows_from - 1),
                 )
+            if finalized is not None:
+                mark_final_seen(conn, chain_id, min(finalized, checkpoint.number))
 
 
 def add_derived(cur: psycopg.Cursor, chain_id: int, token: str, lo: int, hi: int) -> None:
@@ -354,9 +360,20 @@ def save_chain_head(conn: psycopg.Connection, chain_id: int, head: int, safe: in
     )
 
 
-def load_finalized_block(conn: psycopg.Connection, chain_id: int) -> int | None:
+def mark_final_seen(conn: psycopg.Connection, chain_id: int, block: int) -> None:
+    """Stored rows up to `block` are on a chain the node called finalized (the caller checked
+    that they link to it): no reorg may remove them. Only ever moves up."""
+    conn.execute(
+        """UPDATE chain_heads SET final_seen = greatest(final_seen, %s)
+           WHERE chain_id = %s AND final_seen IS DISTINCT FROM greatest(final_seen, %s)""",
+        (block, chain_id, block),
+    )
+
+
+def load_final_seen(conn: psycopg.Connection, chain_id: int) -> int | None:
+    """The highest block whose stored rows this database has seen final (mark_final_seen)."""
     row = conn.execute(
-        "SELECT finalized_block FROM chain_heads WHERE chain_id = %s", (chain_id,)
+        "SELECT final_seen FROM chain_heads WHERE chain_id = %s", (chain_id,)
     ).fetchone()
     return row[0] if row else None
 

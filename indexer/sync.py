@@ -451,6 +451,7 @@ class Syncer:
         self.sizer = RangeSizer(self.config.sync)
         self.summary = SyncSummary()
         self.reorgs: list[tuple[int, int]] = []  # (fork block, depth) of each rollback
+        self.finalized: int | None = None  # the node's finalized block at the last head poll
         self.conn = None
 
     # -- database --------------------------------------------------------------------------
@@ -486,7 +487,7 @@ class Syncer:
             try:
                 store.write_batch(self.conn, chain_id, batch.rows, batch.headers, batch.tokens,
                                   batch.checkpoint, batch.window_from, batch.from_block,
-                                  batch.events_by_token)
+                                  batch.events_by_token, self.finalized)
                 return
             except store.CONNECTION_ERRORS as exc:
                 if attempt == WRITE_ATTEMPTS:
@@ -525,6 +526,7 @@ class Syncer:
                 head, safe, finalized = self.rpc.fetch_chain_head()
                 self.metrics.head(head, finalized)
                 self._db(store.save_chain_head, cfg.chain.id, head, safe, finalized)
+                self.finalized = finalized
                 target = head - cfg.sync.confirmations
                 if once:
                     target_once = target if target_once is None else target_once
@@ -535,6 +537,15 @@ class Syncer:
                         self.metrics.set_indexed(symbol, n - 1)
                 lo = min(next_block.values())
                 if lo <= target:
+                    # Tokens further on join the walk on its hashes, not on their own: check
+                    # first that their stored checkpoints are still canonical (a reorg while the
+                    # sync was down must not leave their rows of the losing fork behind).
+                    moved = self._checkpoint_off_chain(
+                        {next_block[s] - 1: h for s, h in hashes.items()
+                         if h is not None and next_block[s] > lo}, head)
+                    if moved is not None:
+                        self._handle_reorg(moved)
+                        continue
                     low = [s for s, n in next_block.items() if n == lo]
                     prev_hash = hashes[low[0]]
                     first_sync = prev_hash is None  # the token(s) at lo have never been synced
@@ -547,7 +558,7 @@ class Syncer:
                         self._backfill(lo, target, head, next_block, prev_hash, state)
                     except ReorgDetected as reorg:
                         self._ensure_indexes()
-                        self._handle_reorg(reorg.block, finalized)
+                        self._handle_reorg(reorg.block)
                         continue
                     if not self.stop.is_set():
                         self._ensure_indexes()
@@ -557,10 +568,16 @@ class Syncer:
                 # Caught up. A reorg that keeps the height (or shortens the chain) brings no new
                 # range to notice it by, so check that our checkpoint blocks are still canonical.
                 self._ensure_indexes()  # also after a run stopped mid-backfill
-                moved = self._checkpoint_off_chain(next_block, hashes, head)
+                moved = self._checkpoint_off_chain(
+                    {next_block[s] - 1: h for s, h in hashes.items() if h is not None}, head)
                 if moved is not None:
-                    self._handle_reorg(moved, finalized)
+                    self._handle_reorg(moved)
                     continue
+                if finalized is not None and all(h is not None for h in hashes.values()) \
+                        and max(next_block.values()) - 1 <= head:
+                    # Every checkpoint is on the node's chain, which holds its finalized block.
+                    self._db(store.mark_final_seen, cfg.chain.id,
+                             min(finalized, min(next_block.values()) - 1))
                 if once:
                     break
                 self._prune(finalized)
@@ -584,12 +601,10 @@ class Syncer:
         if self._db(store.create_address_indexes):
             log.info("built the per-address indexes in %.1fs", time.monotonic() - started)
 
-    def _checkpoint_off_chain(self, next_block: dict[str, int], hashes: dict[str, str | None],
-                              head: int) -> int | None:
-        """The highest checkpoint block whose stored hash the node no longer has, if any.
-        Blocks above the node's head are left alone: the node may just be behind."""
-        blocks = {next_block[s] - 1: h for s, h in hashes.items()
-                  if h is not None and next_block[s] - 1 <= head}
+    def _checkpoint_off_chain(self, checkpoints: dict[int, str], head: int) -> int | None:
+        """The highest of the checkpoint blocks (number: stored hash) whose hash the node no
+        longer has, if any. Blocks above the node's head are left alone: it may just be behind."""
+        blocks = {n: h for n, h in checkpoints.items() if n <= head}
         if not blocks:
             return None
         node = self.rpc.fetch_headers(sorted(blocks), chunk=self.config.sync.header_batch)
@@ -604,7 +619,7 @@ class Syncer:
         if hi > 0:
             self._db(store.prune_headers, self.config.chain.id, max(0, hi - 4 * window), hi)
 
-    def _handle_reorg(self, block: int, finalized: int | None) -> None:
+    def _handle_reorg(self, block: int) -> None:
         """The range above `block` no longer builds on our stored `block`: find the common
         ancestor within the window and roll back to it, or refuse."""
         cfg, chain_id = self.config, self.config.chain.id
@@ -626,12 +641,15 @@ class Syncer:
                 f"{window} stored blocks of sync.reorg_window; nothing was changed. Re-sync into a "
                 "fresh database, or raise sync.reorg_window"
             )
-        final_seen = self._db(store.load_finalized_block, chain_id)
-        limit = max(x for x in (finalized, final_seen, -1) if x is not None)
-        if ancestor < limit:
+        # Only rows this database saw final contradict finality. Rows above them that the node
+        # now calls final belong to a fork that lost before it was finalized (noticed late, e.g.
+        # after downtime): the node's finalized chain is what replaces them.
+        final_seen = self._db(store.load_final_seen, chain_id)
+        if final_seen is not None and ancestor < final_seen:
             raise ReorgTooDeep(
-                f"the node reorganised blocks {ancestor + 1}-{block}, below the finalized block "
-                f"{limit}; refusing to roll back finalized data. Check the RPC endpoint"
+                f"the node reorganised blocks {ancestor + 1}-{block}, below block {final_seen} "
+                "that this database had seen finalized; refusing to roll back finalized data. "
+                "Check the RPC endpoint"
             )
         deleted = self._db(store.rewind, chain_id, ancestor, stored[ancestor])
         depth = block - ancestor

@@ -66,7 +66,7 @@ def test_reorg_below_finalized_block_is_refused(chain, tmp_path, database_url):
     chain.reorg(70)
     result = run_cli("--config", str(sync_once_path), "sync", "--once")
     assert result.exit_code == 3, result.output
-    assert "below the finalized block" in result.output
+    assert "that this database had seen finalized; refusing to roll back finalized data" in result.output
     assert dump_tables(database_url) == before
 
 
@@ -104,4 +104,57 @@ def test_daemon_follows_head_through_repeated_reorgs(chain, tmp_path, database_u
     log_text = log_path.read_text()
     assert code == 0, log_text
     assert log_text.count("reorg: blocks") == len(depths), log_text
+    assert dump_tables(database_url) == fresh_sync(chain, tmp_path, database_factory)
+
+
+def test_a_fork_that_lost_before_finality_is_rolled_back_when_noticed_late(
+        chain, tmp_path, database_url, database_factory):
+    # anvil calls head-64 finalized. The rows of the last blocks are stored before they are
+    # final; the node then replaces them and builds on the new fork until its finalized block
+    # passes them, all before the next sync: those rows were never final, so they roll back.
+    chain.script_history()
+    chain.anvil.rpc("anvil_mine", [hex(80)])
+    chain.script_more()
+    path = tmp_path / "c.toml"
+    path.write_text(chain.config_toml(database_url))
+    sync_once(path)
+    head = chain.w3.eth.block_number
+    with psycopg.connect(database_url) as conn:
+        final_seen = conn.execute("SELECT final_seen FROM chain_heads").fetchone()[0]
+        flags = conn.execute("SELECT block_number, is_final FROM transfers").fetchall()
+    assert final_seen == head - 64
+    assert {is_final for _, is_final in flags} == {True, False}
+    assert all(is_final == (block <= final_seen) for block, is_final in flags)
+
+    chain.reorg(4, salt=9)
+    chain.anvil.rpc("anvil_mine", [hex(70)])  # the node's finalized block passes the fork
+    result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert f"reorg: blocks {head - 3}-{head} replaced (depth 4)" in result.output
+    after, fresh = dump_tables(database_url), fresh_sync(chain, tmp_path, database_factory)
+    # The first sync kept the headers of its whole reorg window, the fresh one (its window
+    # starts 70 blocks later) fewer: every stored header must be the chain's, all else equal.
+    for number, block_hash, *_ in ((r[1], r[2]) for r in after.pop("blocks")):
+        assert chain.w3.eth.get_block(number).hash.to_0x_hex() == block_hash, number
+    fresh.pop("blocks")
+    assert after == fresh
+
+
+def test_a_token_joining_the_walk_has_its_checkpoint_checked_first(
+        chain, tmp_path, database_url, database_factory):
+    # XAUT alone is synced to the head; while the sync is down the last blocks are replaced and
+    # the chain grows, and PAXG is enabled: the walk starts at PAXG's first block and XAUT
+    # joins it above its checkpoint, which no longer is on the chain.
+    chain.script_history()
+    xaut_only = tmp_path / "xaut.toml"
+    xaut_only.write_text(chain.config_toml(database_url).replace(
+        "[tokens.PAXG]\n", "[tokens.PAXG]\nenabled = false\n"))
+    sync_once(xaut_only)
+    chain.reorg(3, salt=5)
+    chain.script_more()
+    both = tmp_path / "both.toml"
+    both.write_text(chain.config_toml(database_url))
+    result = run_cli("--config", str(both), "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert "reorg: blocks" in result.output
     assert dump_tables(database_url) == fresh_sync(chain, tmp_path, database_factory)
