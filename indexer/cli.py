@@ -168,11 +168,10 @@ def sync(ctx: Context, once: bool, metrics_port: int | None) -> None:
     metrics, server = None, None
     if port:
         from indexer import metrics as metrics_mod
-        from indexer.rpc import RpcClient
 
         metrics = metrics_mod.Metrics()
-        head_rpc = RpcClient(config.rpc.url or "", timeout=5, max_attempts=1, chain_id=config.chain.id)
-        ready = metrics_mod.Readiness(metrics, head_rpc.fetch_block_number, config.metrics.max_lag_blocks)
+        ready = metrics_mod.Readiness(metrics, config.metrics.max_lag_blocks,
+                                      max_age=metrics_mod.head_poll_max_age(config.sync.poll_interval))
         try:
             server = metrics_mod.serve(metrics, config.metrics.host or "127.0.0.1", port, ready)
         except OSError as exc:

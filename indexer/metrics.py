@@ -54,6 +54,7 @@ class Metrics(NullMetrics):
         self.db_up = Gauge(p + "database_up", "1 if the last database operation succeeded", registry=r)
         self._indexed: dict[str, int] = {}
         self._head: int | None = None
+        self._head_at: float | None = None  # time.monotonic() of the last head poll
         self.db_ok = False
         self._lock = threading.Lock()
 
@@ -70,7 +71,7 @@ class Metrics(NullMetrics):
 
     def head(self, head, finalized):
         with self._lock:
-            self._head = head
+            self._head, self._head_at = head, time.monotonic()
             self.head_block.set(head)
             if finalized is not None:
                 self.finalized_block.set(finalized)
@@ -99,6 +100,11 @@ class Metrics(NullMetrics):
     def database_ok(self, ok):
         self.db_ok = ok
         self.db_up.set(1 if ok else 0)
+
+    def head_age(self) -> float | None:
+        """Seconds since the sync's last head poll (None: none yet)."""
+        with self._lock:
+            return None if self._head_at is None else time.monotonic() - self._head_at
 
     def max_lag(self) -> int | None:
         with self._lock:
@@ -148,23 +154,24 @@ def serve(metrics: Metrics, host: str, port: int, ready: Callable[[], tuple[bool
     return server
 
 
-class Readiness:
-    """Caught up within `max_lag` blocks of a head read at most once per second, and the
-    database answered recently."""
+def head_poll_max_age(poll_interval: float) -> float:
+    """How old the sync's last head poll may be before /readyz says not ready: five missed
+    polls and some slack for a short catch-up (70 s at mainnet's 12 s)."""
+    return 5 * poll_interval + 10
 
-    def __init__(self, metrics: Metrics, fetch_head: Callable[[], int], max_lag: int):
-        self.metrics, self.fetch_head, self.max_lag = metrics, fetch_head, max_lag
-        self._checked = 0.0
-        self._lock = threading.Lock()
+
+class Readiness:
+    """Within `max_lag` blocks of the head as of the sync's own last head poll, that poll at
+    most `max_age` seconds old, and the database answered.
+
+    The head comes from the sync's polls (through its endpoints and their failover), never from
+    a request of its own: a probe every few seconds would be billed by the provider, and would
+    fail with the primary URL while the sync runs on a fallback."""
+
+    def __init__(self, metrics: Metrics, max_lag: int, max_age: float):
+        self.metrics, self.max_lag, self.max_age = metrics, max_lag, max_age
 
     def __call__(self) -> tuple[bool, str]:
-        with self._lock:
-            if time.monotonic() - self._checked > 1.0:
-                try:
-                    self.metrics.head(self.fetch_head(), None)
-                except Exception as exc:  # noqa: BLE001 - any failure means not ready
-                    return False, f"not ready: cannot read the chain head ({type(exc).__name__})"
-                self._checked = time.monotonic()
         if not self.metrics.db_ok:
             return False, "not ready: database unreachable"
         lag = self.metrics.max_lag()
@@ -172,4 +179,8 @@ class Readiness:
             return False, "not ready: nothing indexed yet"
         if lag > self.max_lag:
             return False, f"not ready: {lag} blocks behind (threshold {self.max_lag})"
+        age = self.metrics.head_age()
+        if age > self.max_age:  # not None: a lag needs a head
+            return False, (f"not ready: the last head poll was {age:.0f}s ago "
+                           f"(limit {self.max_age:.0f}s)")
         return True, f"ready: {lag} blocks behind"

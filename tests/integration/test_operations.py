@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.conftest import free_port, start_sync
+from tests.faultproxy import FaultProxy
 from tests.integration.test_interrupt import long_chain, wait_for_checkpoint
 from tests.integration.test_sync import run_cli
 
@@ -21,18 +22,6 @@ pytestmark = pytest.mark.integration
 def status_json(config_path, *extra):
     result = run_cli("--config", str(config_path), "status", "--json", *extra)
     return result.exit_code, json.loads(result.output)
-
-
-def wait_ready(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("/readyz never answered 200")
 
 
 def test_status_before_during_and_after_a_sync(chain, tmp_path, database_url):
@@ -110,7 +99,7 @@ def test_metrics_move_as_blocks_are_indexed(chain, tmp_path, database_url):
                     + "\n[metrics]\nmax_lag_blocks = 5\n")
     proc = start_sync(path, tmp_path / "sync.log", "--metrics-port", str(port))
     try:
-        wait_ready(port)
+        assert wait_readyz(port, 200).status_code == 200
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).text == "ok\n"
         first = scrape(port)
         for series in ('gold_indexer_events_indexed_total{token="PAXG"}',
@@ -140,33 +129,67 @@ def test_metrics_move_as_blocks_are_indexed(chain, tmp_path, database_url):
         assert proc.wait(30) == 0
 
 
-def test_readyz_flips_when_the_sync_falls_behind(chain, tmp_path, database_url):
+def readyz(port: int) -> requests.Response:
+    return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+
+
+def wait_readyz(port: int, status: int, timeout: float = 60) -> requests.Response:
+    """/readyz's first answer with `status` (or the last one after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            answer = readyz(port)
+        except requests.ConnectionError:  # the daemon is still starting
+            answer = None
+        if answer is not None and (answer.status_code == status or time.monotonic() > deadline):
+            return answer
+        assert time.monotonic() < deadline, "/readyz never answered"
+        time.sleep(0.2)
+
+
+def test_readyz_follows_the_syncs_own_head_polls(chain, tmp_path, database_url):
+    # Readiness uses the sync's own head polls (its endpoints, its failover; no request of its
+    # own): behind when a poll shows the head too far ahead, stale when the polls stop.
     chain.script_history()
     port = free_port()
-    path = tmp_path / "c.toml"
-    # Polls only every 60 s once caught up, so blocks mined after that put it behind.
-    path.write_text(chain.config_toml(database_url, poll_interval=60)
-                    + "\n[metrics]\nmax_lag_blocks = 5\n")
-    proc = start_sync(path, tmp_path / "sync.log", "--metrics-port", str(port))
-    try:
-        wait_ready(port)
-        ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
-        assert ready.status_code == 200 and ready.text == "ready: 0 blocks behind\n"
-        # Ready comes with the last batch's commit, a moment before the daemon settles into its
-        # 60 s wait (derivers catching up, indexes built): blocks mined in that moment are still
-        # picked up. Mine again until they land in the wait.
-        for _ in range(5):
-            chain.anvil.rpc("anvil_mine", [hex(20)])
-            time.sleep(1.1)  # the readiness check reads the head at most once a second
-            behind = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
-            if behind.status_code != 200:
-                break
-        assert behind.status_code == 503
-        assert behind.text == "not ready: 20 blocks behind (threshold 5)\n"
-        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0  # SIGTERM ends the 60 s wait at once
+    with FaultProxy(chain.anvil.url, seed=1, rate=0.0, faults=("http_500",)) as proxy:
+        path = tmp_path / "c.toml"
+        path.write_text(chain.config_toml(database_url, poll_interval=0.5).replace(
+            f'url = "{chain.anvil.url}"', f'url = "{proxy.url}"\nmax_attempts = 100')
+            + "\n[metrics]\nmax_lag_blocks = 5\n")
+        proc = start_sync(path, tmp_path / "sync.log", "--metrics-port", str(port))
+        try:
+            ready = wait_readyz(port, 200)
+            assert ready.text == "ready: 0 blocks behind\n"
+            proxy.set_rate(1.0)  # every request now fails: the sync retries, polls stop
+            stale = wait_readyz(port, 503)
+            limit = 5 * 0.5 + 10
+            assert stale.text.startswith("not ready: the last head poll was "), stale.text
+            assert stale.text.endswith(f"s ago (limit {limit:.0f}s)\n"), stale.text
+            assert proxy.counts["http_500"] > 0
+            proxy.set_rate(0.0)
+            assert wait_readyz(port, 200).text == "ready: 0 blocks behind\n"
+            assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+
+
+def test_readyz_is_ready_while_the_sync_runs_on_a_fallback(chain, tmp_path, database_url):
+    chain.script_history()
+    port = free_port()
+    with FaultProxy(chain.anvil.url, seed=3, rate=1.0, faults=("http_500",)) as broken:
+        path = tmp_path / "c.toml"
+        path.write_text(chain.config_toml(database_url, poll_interval=0.5).replace(
+            f'url = "{chain.anvil.url}"',
+            f'url = "{broken.url}"\nfallback_urls = ["{chain.anvil.url}"]\nbackoff_seconds = 0.01'))
+        proc = start_sync(path, tmp_path / "sync.log", "--metrics-port", str(port))
+        try:
+            assert wait_readyz(port, 200).text == "ready: 0 blocks behind\n"
+            assert broken.counts["http_500"] >= 1  # the primary is down all along
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
 
 
 def test_json_logs_parse_line_by_line(chain, tmp_path, database_url):
