@@ -10,12 +10,18 @@ and a set of requests give the same faults whatever order concurrent clients sen
         run_the_scanner(rpc_url=proxy.url)
     assert proxy.counts["forwarded"] > 0
 
+The fork faults answer as a node does that serves some blocks from another fork than the rest
+(load-balanced providers during a reorg): a block hash changes, nothing else does. With
+`max_faults` the proxy injects that many faults and then forwards everything, so a test can
+show one bad answer being caught and refetched.
+
 Standard library plus `requests` only.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import random
 import threading
@@ -36,6 +42,9 @@ ALL_FAULTS: tuple[str, ...] = (
     "null_block",
     "lagging_head",
     "missing_logs",
+    "fork_log",
+    "fork_header",
+    "fork_head",
 )
 # Faults that make sense for any request, batch or not.
 GENERIC_FAULTS = ("http_429", "http_500", "timeout", "truncated", "credits")
@@ -44,6 +53,21 @@ RANGE_FAULTS = ("range_hint", "range_inverted_hint", "range_no_hint")
 SECRET_PATH = "/v3/faultproxy-secret-key-0123456789abcdef"
 LAG_BLOCKS = 5
 UPSTREAM_TIMEOUT = 30.0
+
+
+def other_fork_hash(block_hash: str) -> str:
+    """What another fork calls this block: a plausible 32-byte hash, always the same for the
+    same block, so a test can tell exactly which hash the proxy made up."""
+    return "0x" + hashlib.sha256(bytes.fromhex(block_hash[2:])).hexdigest()
+
+
+def _block_by_number(call: Any) -> bool:
+    """An eth_getBlockByNumber call that names its block by number, not by a tag ("latest")."""
+    if not isinstance(call, dict) or call.get("method") != "eth_getBlockByNumber":
+        return False
+    params = call.get("params")
+    return (isinstance(params, list) and bool(params) and isinstance(params[0], str)
+            and params[0].startswith("0x"))
 
 
 class _Exchange:
@@ -78,7 +102,9 @@ class _Exchange:
 
 class FaultProxy:
     def __init__(self, upstream: str, *, seed: int, rate: float = 0.0,
-                 faults: tuple[str, ...] = ALL_FAULTS, timeout_seconds: float = 3.0):
+                 faults: tuple[str, ...] = ALL_FAULTS, timeout_seconds: float = 3.0,
+                 max_faults: int | None = None):
+        """`max_faults`: inject at most this many faults in all, then forward everything."""
         unknown = set(faults) - set(ALL_FAULTS)
         if unknown:
             raise ValueError(f"unknown fault classes: {sorted(unknown)}")
@@ -87,6 +113,8 @@ class FaultProxy:
         self.rate = rate
         self.faults = tuple(faults)
         self.timeout_seconds = timeout_seconds
+        self.max_faults = max_faults
+        self._injected = 0
         self.counts: collections.Counter = collections.Counter()
         self.events: list[tuple[str, str]] = []  # (fault, method) for every injected fault
         self.decisions: list[str] = []  # fault name or "forwarded", per JSON request, in order
@@ -161,6 +189,14 @@ class FaultProxy:
         v = rng.random()
         return u < rate, v
 
+    def _claim_fault(self) -> bool:
+        """Whether one more fault may be injected (`max_faults`); counts it if so."""
+        with self._lock:
+            if self.max_faults is not None and self._injected >= self.max_faults:
+                return False
+            self._injected += 1
+            return True
+
     def _record(self, fault: str, method: str) -> None:
         with self._lock:
             self.decisions.append(fault)
@@ -176,9 +212,16 @@ class FaultProxy:
                     isinstance(e, dict) and e.get("method") == "eth_getBlockByNumber"
                     for e in ex.payload):
                 out.append("null_block")
+            if ("fork_header" in allowed
+                    and self._fork_header_target(ex, ex.upstream_json()) is not None):
+                out.append("fork_header")
             return out
         if ex.method == "eth_getBlockByNumber" and "null_block" in allowed:
             out.append("null_block")
+        if "fork_head" in allowed and _block_by_number(ex.payload):
+            data = ex.upstream_json()
+            if isinstance(data, dict) and isinstance(data.get("result"), dict):
+                out.append("fork_head")
         if ex.method == "eth_blockNumber" and "lagging_head" in allowed:
             out.append("lagging_head")
         if ex.method == "eth_getLogs":
@@ -191,8 +234,28 @@ class FaultProxy:
                 if (isinstance(data, dict) and isinstance(data.get("result"), list)
                         and len(data["result"]) >= 2):
                     out.append("missing_logs")
+            if "fork_log" in allowed:
+                data = ex.upstream_json()
+                if (isinstance(data, dict) and isinstance(data.get("result"), list)
+                        and data["result"] and isinstance(data["result"][-1], dict)
+                        and isinstance(data["result"][-1].get("blockHash"), str)):
+                    out.append("fork_log")
         # keep the order of ALL_FAULTS so the choice is stable for a seed
         return [f for f in ALL_FAULTS if f in out]
+
+    @staticmethod
+    def _fork_header_target(ex: _Exchange, data: Any) -> dict | None:
+        """The header fork_header alters in the batch answer `data`: the answer to the second
+        to last of the batch's eth_getBlockByNumber calls by number (in a batch of consecutive
+        blocks, the one the last block's parentHash names), if the node answered it."""
+        ids = [call.get("id") for call in ex.payload if _block_by_number(call)]
+        if len(ids) < 2 or not isinstance(data, list):
+            return None
+        for item in data:
+            if (isinstance(item, dict) and item.get("id") == ids[-2]
+                    and isinstance(item.get("result"), dict)):
+                return item["result"]
+        return None
 
     def _log_range(self, ex: _Exchange) -> tuple[int, int] | None:
         """(fromBlock, toBlock) of a single eth_getLogs spanning more than one block."""
@@ -256,7 +319,7 @@ class FaultProxy:
         fault = None
         if inject:
             applicable = self._applicable(ex)
-            if applicable:
+            if applicable and self._claim_fault():
                 fault = applicable[min(int(v * len(applicable)), len(applicable) - 1)]
         if fault is None:
             status, ctype, out = ex.upstream()
@@ -349,6 +412,28 @@ class FaultProxy:
     def _fault_missing_logs(self, ex):
         data = ex.upstream_json()  # applicability guaranteed a list of >= 2 logs
         data["result"] = data["result"][:-1]
+        return self._json(data)
+
+    def _fault_fork_log(self, ex):
+        """The logs of the answer's last block carry another fork's hash for that block."""
+        data = ex.upstream_json()  # applicability guaranteed a list of >= 1 log
+        real = data["result"][-1]["blockHash"]
+        for entry in data["result"]:
+            if entry.get("blockHash") == real:
+                entry["blockHash"] = other_fork_hash(real)
+        return self._json(data)
+
+    def _fault_fork_header(self, ex):
+        """One header of a batch (see _fork_header_target) comes from another fork."""
+        data = ex.upstream_json()
+        header = self._fork_header_target(ex, data)  # applicability guaranteed one
+        header["hash"] = other_fork_hash(header["hash"])
+        return self._json(data)
+
+    def _fault_fork_head(self, ex):
+        """A block read by number comes from another fork: the chain moved at that height."""
+        data = ex.upstream_json()
+        data["result"]["hash"] = other_fork_hash(data["result"]["hash"])
         return self._json(data)
 
 

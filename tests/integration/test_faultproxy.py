@@ -9,11 +9,12 @@ import re
 import pytest
 import requests
 
-from tests.faultproxy import ALL_FAULTS, FaultProxy
+from tests.faultproxy import ALL_FAULTS, FaultProxy, other_fork_hash
 
 pytestmark = pytest.mark.integration
 
-BATCH_FAULTS = {"http_429", "http_500", "timeout", "truncated", "credits", "null_block"}
+BATCH_FAULTS = {"http_429", "http_500", "timeout", "truncated", "credits", "null_block",
+                "fork_header"}
 
 
 def req(method: str, params: list | None = None, rid=1) -> dict:
@@ -219,6 +220,64 @@ def test_missing_logs(chain):
         # fewer than two logs: nothing to drop, forwarded as is
         assert post(proxy.url, get_logs(0, 0)).json()["result"] == []
     assert proxy.counts == {"missing_logs": 1, "forwarded": 1}
+
+
+def test_fork_log_gives_the_last_block_of_the_answer_another_hash(chain):
+    for user in chain.users[:2]:  # two blocks of two logs each (Transfer, Mint)
+        chain.send(chain.xaut.functions.mint(user, 1), chain.deployer)
+    everything = get_logs(0, "latest")
+    direct = post(chain.anvil.url, everything).json()["result"]
+    last = direct[-1]["blockHash"]
+    assert sum(e["blockHash"] == last for e in direct) == 2 < len(direct)
+    with FaultProxy(chain.anvil.url, seed=1, rate=1.0, faults=("fork_log",)) as proxy:
+        via = post(proxy.url, everything).json()["result"]
+        # no logs: nothing to alter, forwarded as is
+        assert post(proxy.url, get_logs(0, 0)).json()["result"] == []
+    forged = other_fork_hash(last)
+    assert len(forged) == 66 and forged != last
+    assert via == [{**e, "blockHash": forged} if e["blockHash"] == last else e for e in direct]
+    assert proxy.counts == {"fork_log": 1, "forwarded": 1}
+
+
+def test_fork_header_gives_the_second_to_last_header_of_a_batch_another_hash(mined):
+    batch = [req("eth_blockNumber", rid=1)] + [
+        req("eth_getBlockByNumber", [hex(n), False], rid=n) for n in (3, 4, 5)]
+    with only(mined, "fork_header") as proxy:
+        direct = {e["id"]: e for e in post(mined.url, batch).json()}
+        via = {e["id"]: e for e in post(proxy.url, batch).json()}
+        # not applicable: one header, headers by tag, a single request
+        for p in ([req("eth_getBlockByNumber", ["0x3", False])],
+                  [req("eth_getBlockByNumber", ["latest", False], rid=1),
+                   req("eth_getBlockByNumber", ["finalized", False], rid=2)],
+                  req("eth_getBlockByNumber", ["0x3", False])):
+            assert post(proxy.url, p).json() == post(mined.url, p).json()
+    forged = other_fork_hash(direct[4]["result"]["hash"])
+    assert via[4]["result"] == {**direct[4]["result"], "hash": forged}
+    assert via[5]["result"]["parentHash"] != forged  # block 5 no longer builds on it
+    assert all(via[i] == direct[i] for i in (1, 3, 5))
+    assert proxy.counts == {"fork_header": 1, "forwarded": 3}
+    assert proxy.events == [("fork_header", "batch")]
+
+
+def test_fork_head_answers_a_block_by_number_with_another_hash(mined):
+    with only(mined, "fork_head") as proxy:
+        direct = post(mined.url, req("eth_getBlockByNumber", ["0x20", False])).json()
+        via = post(proxy.url, req("eth_getBlockByNumber", ["0x20", False])).json()
+        # not applicable: a tag, an unknown block, a batch, another method
+        for p in (req("eth_getBlockByNumber", ["latest", False]),
+                  req("eth_getBlockByNumber", ["0x999", False]),
+                  [req("eth_getBlockByNumber", ["0x20", False])], req("eth_blockNumber")):
+            assert post(proxy.url, p).json() == post(mined.url, p).json()
+    assert via["result"] == {**direct["result"], "hash": other_fork_hash(direct["result"]["hash"])}
+    assert proxy.counts == {"fork_head": 1, "forwarded": 4}
+
+
+def test_max_faults_forwards_everything_after_the_limit(mined):
+    with FaultProxy(mined.url, seed=5, rate=1.0, faults=("http_500",), max_faults=2) as proxy:
+        statuses = [post(proxy.url, req("eth_blockNumber")).status_code for _ in range(4)]
+    assert statuses == [500, 500, 200, 200]
+    assert proxy.counts == {"http_500": 2, "forwarded": 2}
+    assert proxy.decisions == ["http_500", "http_500", "forwarded", "forwarded"]
 
 
 # --- decisions, counts ------------------------------------------------------------------------
