@@ -1,5 +1,6 @@
 """RPC and PostgreSQL faults: the sync completes and its result equals the fault-free one;
-a second writer is refused; RPC keys never reach the logs."""
+answers from another fork are refetched, never stored; a second writer is refused; RPC keys
+never reach the logs."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import time
 
 import pytest
 
+from indexer.sync import HASH_MISMATCH_ATTEMPTS
 from tests.conftest import start_sync
-from tests.faultproxy import FaultProxy
+from tests.faultproxy import FaultProxy, other_fork_hash
 from tests.integration.test_interrupt import checkpoint, long_chain, reference_run, wait_for_checkpoint
-from tests.integration.test_sync import dump_tables, run_cli
+from tests.integration.test_sync import chain_logs, dump_tables, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +86,99 @@ def test_failover_to_a_fallback_url(chain, tmp_path, database_url, database_fact
     assert result.exit_code == 0, result.output
     assert dump_tables(database_url) == reference
     assert broken.counts["http_500"] >= 1
+
+
+def sync_through_forks(chain, database_url, tmp_path, faults, max_faults=None):
+    """`sync --once` through a proxy that injects each of `faults` where it applies, at most
+    `max_faults` times in all. The default RPC timeout: a retried request would reach the node
+    again and hide the one bad answer the test is about."""
+    with FaultProxy(chain.anvil.url, seed=1, rate=1.0, faults=faults,
+                    max_faults=max_faults) as proxy:
+        path = tmp_path / "forks.toml"
+        path.write_text(chain.config_toml(database_url).replace(
+            f'url = "{chain.anvil.url}"', f'url = "{proxy.url}"'))
+        result = run_cli("--config", str(path), "sync", "--once")
+    return result, {k: v for k, v in proxy.counts.items() if k != "forwarded"}
+
+
+def assert_same_tables(got: dict, want: dict) -> None:
+    """dump_tables equal, or a message naming the first table that differs and its rows."""
+    for table, rows in want.items():
+        missing = [r for r in rows if r not in got[table]]
+        extra = [r for r in got[table] if r not in rows]
+        assert not missing and not extra, f"{table}: missing {missing}; extra {extra}"
+    assert got == want
+
+
+def block_hash(chain, number: int) -> str:
+    return chain.w3.eth.get_block(number)["hash"].to_0x_hex()
+
+
+def test_log_from_another_fork_is_refetched_never_stored(chain, tmp_path, database_url,
+                                                         database_factory):
+    chain.script_history()
+    head = chain.w3.eth.block_number  # the last block has logs: the fault forges their hash
+    reference = reference_run(chain, tmp_path, database_factory)
+    result, injected = sync_through_forks(chain, database_url, tmp_path, ("fork_log",),
+                                          max_faults=1)
+    assert result.exit_code == 0, result.output
+    assert injected == {"fork_log": 1}
+    assert_same_tables(dump_tables(database_url), reference)
+    real = block_hash(chain, head)
+    assert (f"blocks {chain.deploy_block}-{head}: log in block {head} has blockHash "
+            f"{other_fork_hash(real)}, header says {real}; refetching") in result.output
+
+
+def test_header_from_another_fork_is_refetched_never_stored(chain, tmp_path, database_url,
+                                                            database_factory):
+    chain.script_history()
+    # Empty blocks at the end: the header the fault forges (the second to last of the batch)
+    # has no logs whose blockHash would give it away, only the next header's parentHash does.
+    chain.anvil.rpc("anvil_mine", ["0x14"])
+    head = chain.w3.eth.block_number
+    reference = reference_run(chain, tmp_path, database_factory)
+    result, injected = sync_through_forks(chain, database_url, tmp_path, ("fork_header",),
+                                          max_faults=1)
+    assert result.exit_code == 0, result.output
+    assert injected == {"fork_header": 1}
+    assert_same_tables(dump_tables(database_url), reference)
+    assert (f"blocks {chain.deploy_block}-{head}: headers {head - 1} and {head} do not link; "
+            "refetching") in result.output
+
+
+def test_head_that_moves_between_reads_is_refetched_never_stored(chain, tmp_path, database_url,
+                                                                 database_factory):
+    chain.script_history()
+    # The last block holds one log. The head read before eth_getLogs comes from another fork
+    # whose last block lacks that log, and so does the eth_getLogs answer (missing_logs): every
+    # log it returns is in a block both forks share and the headers are all of one fork, so
+    # only the head's hash, read twice, gives the answer away.
+    chain.send(chain.xaut.functions.transfer(chain.users[1], 1_000), chain.users[0])
+    head = chain.w3.eth.block_number
+    assert [lg[0] for lg in chain_logs(chain)].count(head) == 1
+    reference = reference_run(chain, tmp_path, database_factory)
+    result, injected = sync_through_forks(chain, database_url, tmp_path,
+                                          ("fork_head", "missing_logs"), max_faults=2)
+    assert result.exit_code == 0, result.output
+    assert injected == {"fork_head": 1, "missing_logs": 1}
+    assert_same_tables(dump_tables(database_url), reference)
+    assert (f"blocks {chain.deploy_block}-{head}: block {head} changed while its range was "
+            "fetched; refetching") in result.output
+
+
+def test_node_that_keeps_answering_from_another_fork_stops_the_sync(chain, tmp_path,
+                                                                    database_url):
+    chain.script_history()
+    result, injected = sync_through_forks(chain, database_url, tmp_path, ("fork_log",))
+    assert result.exit_code == 1, result.output
+    assert injected == {"fork_log": HASH_MISMATCH_ATTEMPTS}
+    assert result.output.count("; refetching") == HASH_MISMATCH_ATTEMPTS - 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith(f"Error: blocks {chain.deploy_block}-{chain.w3.eth.block_number}: log ")
+    assert last.endswith(f"(after {HASH_MISMATCH_ATTEMPTS} attempts); the node is inconsistent "
+                         "or the chain is reorganising, try again later")
+    tables = dump_tables(database_url)
+    assert tables["logs"] == [] and tables["blocks"] == [] and tables["checkpoints"] == []
 
 
 def test_second_sync_on_the_same_database_is_refused(chain, tmp_path, database_url):
