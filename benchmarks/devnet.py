@@ -47,7 +47,11 @@ def main() -> None:
         addr = w3.eth.wait_for_transaction_receipt(tx).contractAddress
         return w3.eth.contract(address=addr, abi=art["abi"])
 
-    paxg = deploy("PaxgLike", controller, fee_recipient)
+    implementation = deploy("PaxgLike")
+    proxy = deploy("ZosProxy", implementation.address)
+    paxg = w3.eth.contract(address=proxy.address, abi=load_artifact("PaxgLike")["abi"])
+    w3.eth.wait_for_transaction_receipt(
+        paxg.functions.initialize(controller, fee_recipient).transact({"from": deployer}))
     xaut = deploy("XautLike")
     rng = random.Random(7)
     pool = [Web3.to_checksum_address(rng.randbytes(20)) for _ in range(args.holders)]

@@ -7,8 +7,10 @@ runs once per log on the backfill's hot path.
 
 Besides decoding, two facts need context from neighbouring logs of the same transaction:
 - PAXG V1 emits a fee leg `Transfer(from, feeRecipient, fee)` right after every principal
-  Transfer, even at fee 0 (its verified source). It is flagged `is_fee`, as is `betaDelegatedTransfer`'s
-  service-fee leg to the relayer.
+  Transfer, even at fee 0 (its verified source). It is flagged `is_fee`, as is
+  `betaDelegatedTransfer`'s service-fee leg to the relayer. Only while the live implementation
+  emits fee legs: an `Upgraded` log switches that per the implementation it names (PAXG V2
+  emits one Transfer per transfer, and two adjacent ones from one sender are two transfers).
 - XAUT's `Redeem(amount)` names no account: it burns from the `from` of the Transfer to 0x0
   just before it, which we copy into the Redeem row.
 """
@@ -21,7 +23,7 @@ from typing import Any, Iterable
 
 import orjson
 
-from indexer.tokens import ZERO_ADDRESS, Token
+from indexer.tokens import UPGRADED, ZERO_ADDRESS, Token
 
 LOG_COLUMNS = (
     "chain_id", "block_number", "log_index", "token", "block_hash", "block_time", "tx_hash",
@@ -37,13 +39,19 @@ class BadLog(Exception):
 
 @dataclass
 class DecodeState:
-    """What decoding carries from one batch to the next: PAXG's fee recipient by token symbol.
+    """What decoding carries from one batch to the next, by token symbol.
 
-    None means not known yet (no FeeRecipientSet seen); fee legs are then recognised by
-    shape alone: next log index, same transaction, same sender as the principal.
+    `fee_recipient`: PAXG's fee recipient; None means not known yet (no FeeRecipientSet seen),
+    and fee legs are then recognised by shape alone: next log index, same transaction, same
+    sender as the principal. `fee_legs`: whether the token's live implementation emits fee
+    legs (absent: it does, as PAXG V1). `implementation_fee_legs`: whether an implementation
+    does, by its address; every implementation an `Upgraded` log of the range names must be in
+    it (the caller asks the chain: upgraded_implementations, indexer/proxies.py).
     """
 
     fee_recipient: dict[str, str | None] = field(default_factory=dict)
+    fee_legs: dict[str, bool] = field(default_factory=dict)
+    implementation_fee_legs: dict[str, bool] = field(default_factory=dict)
 
 
 def _addr(word: str) -> str:
@@ -119,6 +127,23 @@ def _fields(event: str, topics: list[str], data: str) -> tuple[str | None, str |
     raise BadLog(f"no decoder for {event}")
 
 
+
+
+def upgraded_implementations(raw_logs: Iterable[dict[str, Any]],
+                             tokens_by_address: dict[str, Token]) -> set[str]:
+    """The implementations named by the `Upgraded` logs of tokens that may have fee legs:
+    decode_logs needs to know of each whether it emits them."""
+    found = set()
+    for log in raw_logs:
+        token = tokens_by_address.get(log["address"].lower())
+        topics = log["topics"]
+        if token is None or not token.fee_legs or not topics or topics[0] != UPGRADED.topic0:
+            continue
+        try:
+            found.add(orjson.loads(_fields("Upgraded", topics, log["data"])[3])["implementation"])
+        except (IndexError, ValueError, BadLog):
+            pass  # stored undecoded; it names no implementation we could ask about
+    return found
 
 
 def raw_fields(token: Token, event: str, frm: str | None, to: str | None, amount: int | None,
@@ -200,7 +225,8 @@ def decode_logs(
         adjacent = same_tx and last[LOG_INDEX] + 1 == log_index
         if event == "Transfer":
             row[IS_FEE] = False
-            if token.symbol == "PAXG" and adjacent and last[EVENT] == "Transfer" \
+            if token.fee_legs and state.fee_legs.get(symbol, True) and adjacent \
+                    and last[EVENT] == "Transfer" \
                     and last[IS_FEE] is False and last[FROM] == frm and frm != ZERO_ADDRESS \
                     and last[TO] != ZERO_ADDRESS:
                 recipient = state.fee_recipient.get(symbol)
@@ -208,6 +234,13 @@ def decode_logs(
                     row[IS_FEE] = True
         elif event == "FeeRecipientSet" and to is not None:
             state.fee_recipient[symbol] = to
+        elif event == "Upgraded" and token.fee_legs:
+            implementation = orjson.loads(args).get("implementation")
+            if implementation is not None:  # None: a layout we could not decode
+                if implementation not in state.implementation_fee_legs:
+                    raise LookupError(f"{symbol} upgraded to {implementation}: whether it emits "
+                                      "fee legs is unknown (see upgraded_implementations)")
+                state.fee_legs[symbol] = state.implementation_fee_legs[implementation]
         elif event == "BetaDelegatedTransfer" and adjacent and last[EVENT] == "Transfer" \
                 and not last[IS_FEE] and args is not None:
             service_fee = int(orjson.loads(args)["service_fee"])

@@ -307,7 +307,8 @@ class RpcClient:
             raise RetryableRpcError(f"garbled JSON body from {safe_url}") from None
         return payload
 
-    def _with_retries(self, fn, what: str):
+    def _with_retries(self, fn, what: str, attempts: int | None = None):
+        attempts = attempts or self.max_attempts
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, RateLimited) and exc.retry_after is not None:
@@ -321,13 +322,13 @@ class RpcClient:
             exc = state.outcome.exception() if state.outcome else None
             log.warning(
                 "%s failed (attempt %d/%d): %s; retrying in %.1fs",
-                what, state.attempt_number, self.max_attempts, exc,
+                what, state.attempt_number, attempts, exc,
                 state.next_action.sleep if state.next_action else 0.0,
             )
 
         retrying = Retrying(
             retry=retry_if_exception_type(RetryableRpcError),
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop_after_attempt(attempts),
             wait=wait,
             before_sleep=before_sleep,
             reraise=True,
@@ -335,7 +336,7 @@ class RpcClient:
         try:
             return retrying(fn)
         except RetryableRpcError as exc:
-            raise RpcError(f"{what} failed {self.max_attempts} times; last error: {exc}") from None
+            raise RpcError(f"{what} failed {attempts} times; last error: {exc}") from None
 
     def _observed_post(self, method: str, body: bytes) -> Any:
         """_post, reported to metrics by method and error class."""
@@ -362,8 +363,8 @@ class RpcClient:
             raise RetryableRpcError(f"JSON-RPC answer to {method} without result from {self.safe_url}")
         return payload["result"]
 
-    def request(self, method: str, params: list[Any]) -> Any:
-        return self._with_retries(lambda: self._single(method, params), method)
+    def request(self, method: str, params: list[Any], *, attempts: int | None = None) -> Any:
+        return self._with_retries(lambda: self._single(method, params), method, attempts)
 
     def _batch(self, calls: Sequence[tuple[str, list[Any]]], *,
                errors_as_none: bool = False) -> list[Any]:
@@ -452,6 +453,11 @@ class RpcClient:
         }
         return self._with_retries(lambda: self._single("eth_getLogs", [flt]),
                                   f"eth_getLogs {from_block}-{to_block}")
+
+    def fetch_storage_at(self, address: str, slot: str, block: int) -> str:
+        """One 32-byte storage word (0x-hex). A past block's state needs an archive node; a
+        node without it answers an error that is tried twice, not `max_attempts` times."""
+        return self.request("eth_getStorageAt", [address, slot, hex(block)], attempts=2)
 
     def call(self, to: str, data: str, block: int | str = "latest") -> bytes:
         param = hex(block) if isinstance(block, int) else block

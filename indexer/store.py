@@ -133,6 +133,17 @@ def load_fee_recipients(conn: psycopg.Connection, chain_id: int) -> dict[str, st
     return {r[0]: r[1] for r in rows}
 
 
+def load_implementations(conn: psycopg.Connection, chain_id: int) -> dict[str, str]:
+    """The implementation named by the latest stored Upgraded log, per token."""
+    rows = conn.execute(
+        """SELECT DISTINCT ON (token) token, args ->> 'implementation' FROM logs
+           WHERE chain_id = %s AND event = 'Upgraded' AND args ? 'implementation'
+           ORDER BY token, block_number DESC, log_index DESC""",
+        (chain_id,),
+    ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
 def write_batch(
     conn: psycopg.Connection,
     chain_id: int,

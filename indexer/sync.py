@@ -15,9 +15,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable
 
-from indexer import store
+from indexer import proxies, store
 from indexer.config import Config, SyncConfig, require_rpc_url
-from indexer.decode import DecodeState, decode_logs, format_time
+from indexer.decode import DecodeState, decode_logs, format_time, upgraded_implementations
 from indexer.errors import IndexerError, ReorgTooDeep, RpcError
 from indexer.metrics import NullMetrics
 from indexer.rpc import RangeTooLarge, RpcClient, make_endpoints
@@ -166,10 +166,14 @@ def fetch_batch(
             )
     if prev_hash is not None and headers[lo].parent_hash != prev_hash:
         raise ReorgDetected(lo - 1)
+    by_address = {t.address: t for t in tokens}
+    for implementation in upgraded_implementations(raw_logs, by_address) \
+            - state.implementation_fee_legs.keys():
+        state.implementation_fee_legs[implementation] = proxies.emits_fee_legs(rpc, implementation)
     rows = decode_logs(
         raw_logs,
         chain_id=chain_id,
-        tokens_by_address={t.address: t for t in tokens},
+        tokens_by_address=by_address,
         first_block={t.symbol: next_block[t.symbol] for t in tokens},
         block_times={n: h.block_time for n, h in headers.items()},
         state=state,
@@ -452,6 +456,10 @@ class Syncer:
         self.summary = SyncSummary()
         self.reorgs: list[tuple[int, int]] = []  # (fork block, depth) of each rollback
         self.finalized: int | None = None  # the node's finalized block at the last head poll
+        # Whether an implementation emits fee legs, by address; shared with the fetcher's
+        # DecodeState, which adds those its ranges' Upgraded logs name.
+        self.implementation_fee_legs: dict[str, bool] = {}
+        self._first_implementation: dict[str, str | None] = {}  # by symbol, at its start block
         self.conn = None
 
     # -- database --------------------------------------------------------------------------
@@ -507,8 +515,34 @@ class Syncer:
                 next_block[t.symbol], hashes[t.symbol] = cp.block_number + 1, cp.block_hash
             else:
                 next_block[t.symbol], hashes[t.symbol] = t.start_block, None
-        state = DecodeState(fee_recipient=dict(self._db(store.load_fee_recipients, cfg.chain.id)))
+        upgrades = self._db(store.load_implementations, cfg.chain.id)
+        state = DecodeState(
+            fee_recipient=dict(self._db(store.load_fee_recipients, cfg.chain.id)),
+            fee_legs={t.symbol: self._fee_legs_live(t, upgrades.get(t.symbol))
+                      for t in cfg.enabled_tokens if t.fee_legs},
+            implementation_fee_legs=self.implementation_fee_legs)
         return next_block, hashes, state
+
+    def _fee_legs_live(self, token: Token, upgraded_to: str | None) -> bool:
+        """Whether the implementation live at token's next block emits fee legs: the one its
+        latest stored Upgraded log names, else the one in its proxy at its first block."""
+        implementation = upgraded_to
+        if implementation is None:
+            if token.symbol not in self._first_implementation:
+                found = proxies.read_implementation(self.rpc, token, token.start_block)
+                if found is None:
+                    log.warning("%s: the proxy's implementation at block %d is unknown (reading "
+                                "it needs an archive node); fee legs are paired, as under PAXG V1, "
+                                "until an Upgraded log names another", token.symbol,
+                                token.start_block)
+                self._first_implementation[token.symbol] = found
+            implementation = self._first_implementation[token.symbol]
+        if implementation is None:
+            return True
+        if implementation not in self.implementation_fee_legs:
+            self.implementation_fee_legs[implementation] = proxies.emits_fee_legs(
+                self.rpc, implementation)
+        return self.implementation_fee_legs[implementation]
 
     # -- the loop --------------------------------------------------------------------------
 

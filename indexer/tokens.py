@@ -93,11 +93,22 @@ class Token:
     start_block: int
     events: tuple[EventSpec, ...]
     enabled: bool = True
+    # PAXG V1 emits a fee-leg Transfer after every transfer; an implementation the proxy is
+    # upgraded to may not (indexer/proxies.py asks each one). False: the token never has them.
+    fee_legs: bool = False
+    # The proxy's storage slot holding its implementation address (None: not a proxy we read).
+    implementation_slot: str | None = None
 
     @property
     def topics(self) -> dict[str, EventSpec]:
         return {e.topic0: e for e in self.events}
 
+
+# keccak256("org.zeppelinos.proxy.implementation"): where PAXG's ZeppelinOS
+# AdminUpgradeabilityProxy keeps its implementation (not EIP-1967's slot).
+ZEPPELINOS_IMPLEMENTATION_SLOT = "0x7050c9e0f4ca769c69bd3a8ef740bc37934f8e2c036e5a723fd8ee048ed3f8c3"
+# keccak256("eip1967.proxy.implementation") - 1: XAUT's EIP-1967 proxy.
+EIP1967_IMPLEMENTATION_SLOT = "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc"
 
 MAINNET_TOKENS: dict[str, Token] = {
     "PAXG": Token(
@@ -108,6 +119,8 @@ MAINNET_TOKENS: dict[str, Token] = {
         # Aug 2019, the proxy's deployment; taken from public indexer configs (medium confidence).
         start_block=8_426_430,
         events=PAXG_EVENTS,
+        fee_legs=True,
+        implementation_slot=ZEPPELINOS_IMPLEMENTATION_SLOT,
     ),
     "XAUT": Token(
         symbol="XAUT",
@@ -117,6 +130,7 @@ MAINNET_TOKENS: dict[str, Token] = {
         # Oct 2021, the proxy's deployment; taken from public indexer configs (medium confidence).
         start_block=13_524_498,
         events=XAUT_EVENTS,
+        implementation_slot=EIP1967_IMPLEMENTATION_SLOT,
     ),
 }
 

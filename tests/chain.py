@@ -15,8 +15,9 @@ def load_artifact(name: str) -> dict:
 
 
 class Chain:
-    """PaxgLike and XautLike deployed on one anvil. accounts[0] deploys; [1] is the PAXG supply
-    controller, [2] the PAXG fee recipient; [3..9] are users."""
+    """PAXG (PaxgLike behind ZosProxy, as on mainnet) and XautLike deployed on one anvil.
+    accounts[0] deploys and administers the proxy; [1] is the PAXG supply controller, [2] the
+    PAXG fee recipient; [3..9] are users. `deploy_block` is the proxy's block: the tokens' first."""
 
     def __init__(self, anvil):
         self.anvil = anvil
@@ -24,9 +25,21 @@ class Chain:
         self.accounts = [Web3.to_checksum_address(a) for a in self.w3.eth.accounts]
         self.deployer, self.controller, self.fee_recipient = self.accounts[:3]
         self.users = self.accounts[3:]
-        self.paxg = self._deploy("PaxgLike", self.controller, self.fee_recipient)
+        implementation = self._deploy("PaxgLike")
+        self.proxy = self._deploy("ZosProxy", implementation.address)
+        self.deploy_block = self.w3.eth.block_number
+        self.paxg = self.w3.eth.contract(address=self.proxy.address,
+                                         abi=load_artifact("PaxgLike")["abi"])
+        self.send(self.paxg.functions.initialize(self.controller, self.fee_recipient), self.deployer)
         self.xaut = self._deploy("XautLike")
-        self.deploy_block = self.w3.eth.block_number - 1
+
+    def upgrade_paxg(self, name: str):
+        """Point the PAXG proxy at a new deployment of implementation `name` (Upgraded log);
+        `paxg` then speaks its ABI. Returns the receipt of upgradeTo."""
+        implementation = self._deploy(name)
+        receipt = self.send(self.proxy.functions.upgradeTo(implementation.address), self.deployer)
+        self.paxg = self.w3.eth.contract(address=self.proxy.address, abi=load_artifact(name)["abi"])
+        return receipt
 
     def _deploy(self, name: str, *args):
         art = load_artifact(name)
@@ -83,7 +96,7 @@ start_block = {self.deploy_block}
         self.send(p.decreaseSupply(10**20), c)
         self.send(p.freeze(u[3]), self.deployer)
         self.send(p.wipeFrozenAddress(u[3]), self.deployer)
-        self.send(p.upgradeTo(u[6]), self.deployer)
+        self.upgrade_paxg("PaxgLike")  # a new V1 implementation: still fee legs
         self.send(x.mint(u[0], 5_000_000_000), self.deployer)
         self.send(x.transfer(u[1], 1_000_000), u[0])
         self.send(x.multiTransfer([u[2], u[3]], [2_000_000, 3_000_000]), u[0])

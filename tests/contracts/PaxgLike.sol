@@ -2,11 +2,11 @@
 pragma solidity ^0.8.20;
 
 /// @title PaxgLike
-/// @notice Test double of the PAXG V1 implementation (behind its proxy) for local-chain tests.
-/// It reproduces the exact log sequences of PAXG V1 (see shared FACTS.md): the two-leg Transfer
+/// @notice Test double of the PAXG V1 implementation, deployed behind ZosProxy like the real one.
+/// It reproduces the exact log sequences of PAXG V1 (its verified source): the two-leg Transfer
 /// per transfer (fee leg emitted even when the fee is 0), FeeCollected only when fee > 0,
-/// SupplyIncreased/SupplyDecreased next to mint/burn Transfers, the three-log wipe, and the
-/// proxy's non-indexed Upgraded(address). Balances and totalSupply are honest.
+/// SupplyIncreased/SupplyDecreased next to mint/burn Transfers, the three-log wipe. Balances and
+/// totalSupply are honest. Storage is the proxy's: `initialize` stands in for the constructor.
 /// No access control: any caller may mint, freeze, set the fee, etc. No signature checks.
 contract PaxgLike {
     string public constant name = "PaxgLike Gold";
@@ -43,10 +43,9 @@ contract PaxgLike {
     event BetaDelegatedTransfer(
         address indexed from, address indexed to, uint256 value, uint256 seq, uint256 serviceFee
     );
-    // ZeppelinOS AdminUpgradeabilityProxy: implementation NOT indexed
-    event Upgraded(address implementation);
-
-    constructor(address supplyController_, address feeRecipient_) {
+    /// @notice Once, through the proxy (the implementation's own storage is never used).
+    function initialize(address supplyController_, address feeRecipient_) external {
+        require(supplyController == address(0), "already initialized");
         require(supplyController_ != address(0), "supply controller is zero");
         require(feeRecipient_ != address(0), "fee recipient is zero");
         supplyController = supplyController_;
@@ -190,13 +189,6 @@ contract PaxgLike {
         balanceOf[address(this)] = 0;
         balanceOf[msg.sender] += bal;
         emit Transfer(address(this), msg.sender, bal);
-    }
-
-    // ------------------------------------------------------------------ proxy
-
-    /// @notice Mimics the proxy's upgrade log only; behaviour does not change.
-    function upgradeTo(address implementation) external {
-        emit Upgraded(implementation);
     }
 
     // ------------------------------------------------------------------ internal

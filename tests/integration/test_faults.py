@@ -51,7 +51,7 @@ def test_sync_through_transport_faults_equals_fault_free_sync(chain, tmp_path, d
     faults = tuple(f for f in INJECTED if not f.startswith("range"))
     # Seeds are picked so that every fault kind is injected (the proxy's draws are keyed by
     # request, so a seed gives the same faults however concurrent requests interleave).
-    result, injected = sync_through_proxy(chain, database_url, tmp_path, seed=2, rate=0.3,
+    result, injected = sync_through_proxy(chain, database_url, tmp_path, seed=3, rate=0.3,
                                           faults=faults, **SMALL_RANGES)
     assert result.exit_code == 0, result.output
     assert dump_tables(database_url) == reference
@@ -65,7 +65,7 @@ def test_sync_splits_ranges_on_provider_limits(chain, tmp_path, database_url, da
     long_chain(chain, rounds=6, gap=40)
     reference = reference_run(chain, tmp_path, database_factory)
     faults = tuple(f for f in INJECTED if f.startswith("range"))
-    result, injected = sync_through_proxy(chain, database_url, tmp_path, seed=5, rate=0.5,
+    result, injected = sync_through_proxy(chain, database_url, tmp_path, seed=7, rate=0.5,
                                           faults=faults, batch_blocks=64, max_batch_blocks=256)
     assert result.exit_code == 0, result.output
     assert dump_tables(database_url) == reference

@@ -11,7 +11,8 @@ import json
 import pytest
 
 from indexer import tokens as T
-from indexer.decode import _RAW_SHAPE, LOG_COLUMNS, BadLog, DecodeState, decode_logs, format_time, raw_fields
+from indexer.decode import (_RAW_SHAPE, LOG_COLUMNS, BadLog, DecodeState, decode_logs, format_time,
+                            raw_fields, upgraded_implementations)
 from indexer.tokens import MAINNET_TOKENS, ZERO_ADDRESS
 
 PAXG = MAINNET_TOKENS["PAXG"]
@@ -490,7 +491,7 @@ def test_xaut_block_events_name_the_user_in_from(spec):
 
 def test_paxg_upgraded_reads_implementation_from_data():
     raw = [log(PAXG, T.UPGRADED, [], "0x" + "0" * 24 + IMPL[2:], index=0)]
-    assert brief(decode(raw)) == [
+    assert brief(decode(raw, DecodeState(implementation_fee_legs={IMPL: True}))) == [
         ("Upgraded", None, None, None, None, f'{{"implementation":"{IMPL}"}}')]
 
 
@@ -609,6 +610,55 @@ def test_decoded_columns_give_back_the_raw_log(token, entry):
     log(XAUT, T.UPGRADED, [topic(IMPL)], "0x", index=0),
 ], ids=["paxg-data", "xaut-topic"])
 def test_upgraded_keeps_its_raw_log(entry):
-    [row] = decode([entry])
+    [row] = decode([entry], DecodeState(implementation_fee_legs={IMPL: True}))
     assert row[14] == "{" + ",".join(entry["topics"]) + "}"
     assert row[15] == entry["data"]
+
+
+# -- fee legs follow the live implementation ----------------------------------------------------
+
+def upgraded(implementation, *, index, tx=TX3):
+    return log(PAXG, T.UPGRADED, [], data(int(implementation, 16)), index=index, tx=tx)
+
+
+def multi_send_to_fee_recipient(tx):
+    """One sender, two adjacent Transfers to the fee recipient: under V1 a principal and its
+    fee leg, under an implementation without fees two transfers."""
+    return [transfer(PAXG, ALICE, FEE_RECIPIENT, PRINCIPAL, index=0, tx=tx),
+            transfer(PAXG, ALICE, FEE_RECIPIENT, FEE, index=1, tx=tx)]
+
+
+def test_an_upgrade_to_an_implementation_without_fee_legs_stops_the_pairing():
+    raw = [*multi_send_to_fee_recipient(TX), upgraded(IMPL, index=2),
+           *multi_send_to_fee_recipient(TX2)]
+    state = DecodeState(fee_recipient={"PAXG": FEE_RECIPIENT},
+                        implementation_fee_legs={IMPL: False})
+    flags = [r[12] for r in decode(raw, state) if r[8] == "Transfer"]
+    assert flags == [False, True, False, False]
+    assert state.fee_legs == {"PAXG": False}  # carried to the next range
+
+
+def test_an_upgrade_to_an_implementation_with_fee_legs_pairs_again():
+    raw = [upgraded(IMPL, index=0), *multi_send_to_fee_recipient(TX2)]
+    state = DecodeState(fee_legs={"PAXG": False}, implementation_fee_legs={IMPL: True})
+    flags = [r[12] for r in decode(raw, state) if r[8] == "Transfer"]
+    assert flags == [False, True]
+    assert state.fee_legs == {"PAXG": True}
+
+
+def test_a_live_implementation_without_fee_legs_pairs_nothing():
+    state = DecodeState(fee_recipient={"PAXG": FEE_RECIPIENT}, fee_legs={"PAXG": False})
+    assert [r[12] for r in decode(multi_send_to_fee_recipient(TX), state)] == [False, False]
+
+
+def test_an_upgrade_to_an_implementation_not_asked_about_is_refused():
+    with pytest.raises(LookupError, match="whether it emits fee legs is unknown"):
+        decode([upgraded(IMPL, index=0)])
+
+
+def test_upgraded_implementations_are_those_of_tokens_with_fee_legs():
+    other = "0x" + "ab" * 20
+    raw = [upgraded(IMPL, index=0), log(XAUT, T.UPGRADED, [topic(other)], "0x", index=1),
+           transfer(PAXG, ALICE, BOB, 1, index=2),
+           log(PAXG, T.UPGRADED, [], "0x1234", index=3)]  # undecodable: names nothing
+    assert upgraded_implementations(raw, BY_ADDRESS) == {IMPL}

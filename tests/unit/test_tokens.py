@@ -162,3 +162,15 @@ def test_all_topics_of_one_token_listed_twice_is_that_token_once():
 
 def test_all_topics_of_no_tokens_is_empty():
     assert all_topics([]) == []
+
+
+def test_proxy_implementation_slots_are_the_standards_hashes():
+    zos = "0x" + keccak(text="org.zeppelinos.proxy.implementation").hex()
+    eip1967 = hex(int.from_bytes(keccak(text="eip1967.proxy.implementation"), "big") - 1)
+    assert MAINNET_TOKENS["PAXG"].implementation_slot == zos
+    assert MAINNET_TOKENS["XAUT"].implementation_slot == eip1967
+
+
+def test_only_paxg_has_fee_legs():
+    assert MAINNET_TOKENS["PAXG"].fee_legs is True
+    assert MAINNET_TOKENS["XAUT"].fee_legs is False
