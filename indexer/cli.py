@@ -479,7 +479,10 @@ def readonly_role(ctx: Context, role: str, password_env: str | None) -> None:
     """Create (or update) a login role for analysts that can read everything and change nothing.
 
     It gets SELECT on every table and view (also those later migrations add) and EXECUTE on
-    the as-of-block functions, and its sessions are read-only. Run it as the database owner.
+    the as-of-block functions; its sessions are read-only, and even with that turned off it can
+    neither write nor create: PUBLIC loses TEMPORARY on the database (and CREATE on schema
+    public, PostgreSQL 14 and older), which the owner keeps. Run it as the database owner; if
+    only another role can revoke something, nothing changes and the error says what to run.
 
     \b
     Example:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql as pgsql
 
 from tests.integration.test_sync import run_cli, sync_once
 
@@ -357,31 +360,168 @@ def test_verify_passes_then_fails_after_tampering(scripted, database_url, devnet
     assert f"XAUT   {victim}" in bad.output and "DIFFERENT" in bad.output
 
 
+def as_user(url: str, user: str) -> str:
+    """`url` with another user (the test server trusts local connections: no password)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.split('@')[-1]}"))
+
+
+def grant_create_on_public_to_everyone(url: str) -> None:
+    """What PostgreSQL 14 and older do by default: every role (PUBLIC) may CREATE in schema
+    public. The test server is newer; grant it, so the command must take it away."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+
+
+def assert_cannot_write_or_create(url: str, role: str) -> None:
+    with psycopg.connect(as_user(url, role), autocommit=True) as conn:
+        for statement in ("DELETE FROM logs", "UPDATE labels SET name = 'x'",
+                          "CREATE TABLE mine (x int)", "CREATE TEMP TABLE mine (x int)"):
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute(statement)
+        # The read-only mode is only the role's default: without it, it must lack the privileges.
+        conn.execute("SET default_transaction_read_only = off")
+        for statement in ("INSERT INTO labels VALUES (1, '0x' || repeat('0', 40), 'x', 'other')",
+                          "DELETE FROM logs", "TRUNCATE tokens", "CREATE TABLE mine (x int)",
+                          "CREATE TEMP TABLE mine (x int)", "CREATE SCHEMA mine",
+                          "CREATE VIEW mine AS SELECT 1"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+
+
+def row_counts(url: str, relations: list[str]) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {r: conn.execute(f"SELECT count(*) FROM {r}").fetchone()[0] for r in relations}
+
+
+@dataclass
+class OwnedDatabase:
+    admin_url: str  # as a superuser
+    url: str  # as its owner
+    owner: str
+
+
+@pytest.fixture
+def roles(pg_admin_url):
+    """Roles a test makes (they belong to the whole server), dropped at its end. Request it
+    before the databases: those go first, with the privileges the roles hold in them."""
+    made: list[str] = []
+    yield made
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        for name in reversed(made):
+            conn.execute(pgsql.SQL("DROP ROLE IF EXISTS {}").format(pgsql.Identifier(name)))
+
+
+@pytest.fixture
+def owned_database(roles, database_factory, pg_admin_url) -> OwnedDatabase:
+    """A database owned and migrated by a role that is no superuser (CREATEROLE only, to make
+    the analyst's role), as the indexer's user would be in production."""
+    from indexer import migrate
+
+    owner = f"gi_owner_{os.getpid()}"
+    admin_url = database_factory(migrated=False)
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(pgsql.SQL("DROP ROLE IF EXISTS {}").format(pgsql.Identifier(owner)))
+        conn.execute(pgsql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(pgsql.Identifier(owner)))
+        roles.append(owner)
+        conn.execute(pgsql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            pgsql.Identifier(urlsplit(admin_url).path.lstrip("/")), pgsql.Identifier(owner)))
+    url = as_user(admin_url, owner)
+    migrate.upgrade(url)
+    return OwnedDatabase(admin_url, url, owner)
+
+
 def test_readonly_role_reads_everything_and_changes_nothing(scripted, database_url, devnet_config,
                                                             monkeypatch):
-    from urllib.parse import urlsplit, urlunsplit
+    grant_create_on_public_to_everyone(database_url)
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
 
+    def spy(self, query, params=None, **kwargs):
+        text = query.as_string(self) if isinstance(query, pgsql.Composable) else str(query)
+        sent.append(f"{text} {params!r}")
+        return execute(self, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", spy)
     monkeypatch.setenv("GI_TEST_PW", "pw-for-analyst")
     result = run_cli("--config", str(devnet_config), "readonly-role", "gi_analyst",
                      "--password-env", "GI_TEST_PW")
+    monkeypatch.undo()
     assert result.exit_code == 0, result.output
-    parts = urlsplit(database_url)
-    host = parts.netloc.split("@")[-1]
-    analyst_url = urlunsplit(parts._replace(netloc=f"gi_analyst:pw-for-analyst@{host}"))
-    views = ["transfers", "supply_daily", "supply_changes", "volume_daily", "volume_monthly",
-             "holder_balances", "holder_concentration", "holders_daily", "logs", "labels"]
-    with psycopg.connect(analyst_url, autocommit=True) as conn:
-        for view in views:
-            assert conn.execute(f"SELECT count(*) FROM {view}").fetchone()[0] >= 0
-        assert conn.execute("SELECT count(*) FROM balances_at(3)").fetchone()[0] >= 0
-        for statement in ("DELETE FROM logs", "UPDATE labels SET name = 'x'",
-                          "CREATE TABLE mine (x int)"):
-            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-                conn.execute(statement)
-        conn.execute("SET default_transaction_read_only = off")  # even then: no privileges
-        for statement in ("DELETE FROM logs", "INSERT INTO labels VALUES (1, '0x' || repeat('0', 40), 'x', 'other')"):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(statement)
+    # The password never reached the server (its log, pg_stat_activity), only its verifier.
+    assert not [s for s in sent if "pw-for-analyst" in s]
+    assert [s for s in sent if 'ROLE "gi_analyst"' in s and "PASSWORD 'SCRAM-SHA-256$4096:" in s]
+    assert q(database_url, "SELECT rolpassword LIKE 'SCRAM-SHA-256$%%' FROM pg_authid "
+                           "WHERE rolname = 'gi_analyst'") == [(True,)]
+
+    relations = ["transfers", "supply_daily", "supply_changes", "volume_daily", "volume_monthly",
+                 "holder_balances", "holder_concentration", "holders_daily", "logs", "labels",
+                 "blocks", "checkpoints", "derived_marks", "balances_at(3)", "concentration_at(NULL)"]
+    owner_sees = row_counts(database_url, relations)
+    assert all(owner_sees.values()), owner_sees
+    assert row_counts(as_user(database_url, "gi_analyst"), relations) == owner_sees
+    assert_cannot_write_or_create(database_url, "gi_analyst")
+    assert row_counts(database_url, relations) == owner_sees
+
+
+def test_readonly_role_leaves_the_indexers_user_every_right(roles, owned_database, monkeypatch):
+    db = owned_database
+    grant_create_on_public_to_everyone(db.admin_url)
+    analyst = f"gi_ro_{os.getpid()}"
+    roles.append(analyst)
+    result = run_cli("--database-url", db.url, "readonly-role", analyst)
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("GI_TEST_PW", "a-new-one")  # again, as when its password changes
+    result = run_cli("--database-url", db.url, "readonly-role", analyst, "--password-env", "GI_TEST_PW")
+    assert result.exit_code == 0, result.output
+    assert_cannot_write_or_create(db.url, analyst)
+    with psycopg.connect(db.url, autocommit=True) as conn:  # the indexer's user, the owner
+        conn.execute("CREATE TABLE mine (x int)")
+        conn.execute("CREATE TEMP TABLE mine_too (x int)")
+        conn.execute("INSERT INTO labels VALUES (1, '0x' || repeat('0', 40), 'x', 'other')")
+    # Migrations still run (0006's downgrade makes a temporary table), and what they create
+    # again the analyst can read.
+    from alembic import command
+
+    from indexer import migrate
+
+    command.downgrade(migrate.alembic_config(db.url), "0004")
+    migrate.upgrade(db.url)
+    assert row_counts(as_user(db.url, analyst), ["derived_marks", "labels"]) == \
+        {"derived_marks": 0, "labels": 2}
+
+
+def test_readonly_role_refuses_what_only_the_schemas_owner_can_revoke(roles, owned_database):
+    """PostgreSQL 14 and older: schema public belongs to the superuser and every role may
+    CREATE in it. The indexer's user cannot take that away: the command says who must, and
+    changes nothing."""
+    db = owned_database
+    with psycopg.connect(db.admin_url, autocommit=True) as conn:
+        conn.execute("ALTER SCHEMA public OWNER TO CURRENT_USER")
+        superuser = conn.execute("SELECT current_user").fetchone()[0]
+    grant_create_on_public_to_everyone(db.admin_url)
+    analyst = f"gi_ro_{os.getpid()}"
+    roles.append(analyst)
+    result = run_cli("--database-url", db.url, "readonly-role", analyst)
+    assert result.exit_code == 1
+    fix = f"REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT CREATE ON SCHEMA public TO {db.owner}"
+    assert result.output.splitlines() == [
+        f"Error: role {analyst} would still hold CREATE on schema public; nothing was changed: "
+        f"PUBLIC holds it and only its owner {superuser} or a superuser can revoke that; run "
+        f"`{fix}` as one of them, then this command again"]
+    # Nothing half-done: no role, and PUBLIC keeps TEMPORARY on the database, which the command
+    # revoked before it found it could not finish.
+    assert q(db.admin_url, "SELECT count(*) FROM pg_roles WHERE rolname = %s", analyst) == [(0,)]
+    assert q(db.admin_url, """SELECT has_database_privilege('public', current_database(), 'TEMPORARY'),
+                                     has_schema_privilege('public', 'public', 'CREATE')""") == [(True, True)]
+
+    with psycopg.connect(db.admin_url, autocommit=True) as conn:  # the owner does as told
+        conn.execute(fix)
+    result = run_cli("--database-url", db.url, "readonly-role", analyst)
+    assert result.exit_code == 0, result.output
+    assert_cannot_write_or_create(db.url, analyst)
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE mine (x int)")  # the indexer's user still can
 
 
 def test_readme_sql_examples_run(scripted, database_url):
