@@ -289,8 +289,12 @@ def _open_db(ctx: Context, config: Config):
 @click.option("-o", "--output", default=None, metavar="FILE",
               help="Write here (default stdout); a name ending in .gz is gzip-compressed.")
 @click.option("--token", type=click.Choice(["PAXG", "XAUT"]), default=None, help="Only this token.")
-@click.option("--since", default=None, metavar="DATE", help="From this date/time (UTC), inclusive.")
-@click.option("--until", default=None, metavar="DATE", help="Up to this date/time (UTC), exclusive.")
+@click.option("--since", default=None, metavar="DATE",
+              help="From this date or ISO time (UTC unless it has an offset), inclusive; on a "
+                   "day or month view, from the day or month (UTC) that contains it.")
+@click.option("--until", default=None, metavar="DATE",
+              help="Up to this date or time, exclusive; on a day or month view, up to the day or "
+                   "month that contains it, which is left out only when DATE is its start.")
 @click.option("--as-of-block", type=click.IntRange(min=0), default=None, metavar="N",
               help="Only rows at or below block N (views with a block_number).")
 @click.option("--list", "list_views", is_flag=True, help="List the views that can be exported.")
@@ -320,9 +324,10 @@ def export_cmd(ctx: Context, view, output, token, since, until, as_of_block, lis
     config = _run(ctx.load)
     conn = _open_db(ctx, config)
     try:
-        write, close = _run(export.open_output, output)
-        _run(export.export, conn, query, write)
-        close()
+        with export.open_output(output) as write:
+            export.export(conn, query, write)
+    except IndexerError as exc:
+        raise UserError(exc) from None
     finally:
         conn.close()
 

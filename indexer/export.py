@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import gzip
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Callable, Iterator
 
 from psycopg import sql
 
@@ -50,14 +51,35 @@ class ExportError(IndexerError):
 
 
 def parse_when(value: str, option: str) -> datetime:
-    """A date (YYYY-MM-DD) or ISO timestamp; naive values are UTC."""
+    """A date (YYYY-MM-DD) or ISO timestamp, as an instant in UTC; naive values are UTC."""
     try:
         if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc)
+            return datetime.combine(date.fromisoformat(value), time(), timezone.utc)
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ExportError(f"{option} {value!r} is not a date (YYYY-MM-DD) or ISO timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return _utc(parsed)
+
+
+def _utc(when: datetime) -> datetime:
+    return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def period_bound(when: datetime, period: str, *, up: bool) -> date:
+    """The first day of the `period` ("day" or "month", in UTC) that contains the instant `when`;
+    with `up`, of the period after it, unless `when` is that period's very start.
+
+    A day or month row is exported when its period overlaps [since, until): from the period
+    containing --since, up to the one containing --until, which is left out only when --until
+    is its start (a plain date: that day is not exported)."""
+    utc = _utc(when)
+    start = utc.date() if period == "day" else utc.date().replace(day=1)
+    if up and utc != datetime.combine(start, time(), timezone.utc):
+        if period == "day":
+            start += timedelta(days=1)
+        else:
+            start = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start
 
 
 def build_query(view: str, *, token: str | None = None, since: datetime | None = None,
@@ -72,11 +94,12 @@ def build_query(view: str, *, token: str | None = None, since: datetime | None =
         if spec.time_column is None:
             raise ExportError(f"--since/--until do not apply to {view}: it has no time column")
         column = sql.Identifier(spec.time_column)
+        periods = spec.time_column in ("day", "month")
         if since is not None:
-            value = since.date() if spec.time_column in ("day", "month") else since
+            value = period_bound(since, spec.time_column, up=False) if periods else _utc(since)
             where.append(sql.SQL("{} >= {}").format(column, sql.Literal(value)))
         if until is not None:
-            value = until.date() if spec.time_column in ("day", "month") else until
+            value = period_bound(until, spec.time_column, up=True) if periods else _utc(until)
             where.append(sql.SQL("{} < {}").format(column, sql.Literal(value)))
     if as_of_block is not None:
         if not spec.block_column:
@@ -94,23 +117,31 @@ def build_query(view: str, *, token: str | None = None, since: datetime | None =
     return sql.SQL("{} ORDER BY {}").format(query, order)
 
 
-def open_output(path: str | None) -> tuple[Callable[[bytes], object], Callable[[], None]]:
-    """A writer and a closer for stdout, a file, or a .gz file (written whole or not at all)."""
+@contextmanager
+def open_output(path: str | None) -> Iterator[Callable[[bytes], object]]:
+    """A writer to stdout, a file, or a .gz file. A file is written under a `.NAME.partial`
+    name and takes its own name only when the block ends without an error; on an error (or
+    Ctrl-C) the partial file is removed and an existing file of that name is left as it was."""
     if path is None or path == "-":
         out = sys.stdout.buffer
-        return out.write, out.flush
+        yield out.write
+        out.flush()
+        return
     target = Path(path)
     tmp = target.with_name(f".{target.name}.partial")
     try:
         fh: IO[bytes] = gzip.open(tmp, "wb") if target.suffix == ".gz" else open(tmp, "wb")
     except OSError as exc:
         raise ExportError(f"cannot write {target}: {exc.strerror}") from None
-
-    def close() -> None:
-        fh.close()
-        tmp.replace(target)
-
-    return fh.write, close
+    try:
+        with fh:
+            yield fh.write
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise IndexerError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise
+    tmp.replace(target)
 
 
 def export(conn, query: sql.Composable, write: Callable[[bytes], object]) -> None:

@@ -402,10 +402,13 @@ def prune_headers(conn: psycopg.Connection, chain_id: int, lo: int, hi: int) -> 
 def copy_csv_out(conn: psycopg.Connection, query: sql.Composable, write) -> None:
     """Stream `query` as CSV with a header row through `write(bytes)` (COPY ... TO STDOUT)."""
     statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(query)
-    with conn.cursor() as cur:
-        with cur.copy(statement) as copy:
-            for chunk in copy:
-                write(bytes(chunk))
+    try:
+        with conn.cursor() as cur:
+            with cur.copy(statement) as copy:
+                for chunk in copy:
+                    write(bytes(chunk))
+    except psycopg.Error as exc:
+        raise DatabaseError(f"export failed: {_first_line(exc)}") from None
 
 
 def view_columns(conn: psycopg.Connection, view: str) -> list[str]:

@@ -328,6 +328,45 @@ def test_export_matches_the_view_and_filters(scripted, database_url, devnet_conf
     assert len(lines) - 1 == q(database_url, "SELECT count(*) FROM transfers")[0][0]
 
 
+# Rows enough that COPY streams several chunks into the file before the failure.
+MANY_ROWS = 2_000_000
+
+
+@pytest.mark.parametrize("failure", ["bad_row", "connection_lost"])
+def test_export_failing_midway_leaves_no_file_and_one_error_line(database_url, tmp_path,
+                                                                 monkeypatch, failure):
+    from indexer import export
+
+    # A query that fails after it has sent rows: a division by zero at row MANY_ROWS/2, or the
+    # server ending the session (pg_terminate_backend) once the first chunk is written.
+    boom = "1 / (%s - i)" % (MANY_ROWS // 2) if failure == "bad_row" else "i"
+    monkeypatch.setattr(export, "build_query", lambda *a, **k: pgsql.SQL(
+        "SELECT i, {} AS x FROM generate_series(1, {}) i").format(pgsql.SQL(boom), MANY_ROWS))
+    written: list[int] = []
+    real_export = export.export
+
+    def watched(conn, query, write):
+        def spy(chunk):
+            if not written and failure == "connection_lost":
+                q(database_url, """SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
+                                   WHERE datname = current_database() AND pid <> pg_backend_pid()
+                                     AND application_name = 'gold-indexer'""")
+            written.append(len(chunk))
+            return write(chunk)
+        return real_export(conn, query, spy)
+
+    monkeypatch.setattr(export, "export", watched)
+    out = tmp_path / "out" / "volume.csv.gz"
+    out.parent.mkdir()
+    result = run_cli("--database-url", database_url, "export", "volume_daily", "-o", str(out))
+    assert result.exit_code == 1
+    message = {"bad_row": "Error: export failed: division by zero",
+               "connection_lost": "Error: export failed: "}[failure]
+    assert len(result.output.splitlines()) == 1 and result.output.startswith(message), result.output
+    assert sum(written) > 0  # it did fail midway, with CSV in the partial file
+    assert list(out.parent.iterdir()) == []
+
+
 @pytest.mark.parametrize("args, message", [
     (["export", "balances"], "Error: unknown view 'balances': choose one of transfers,"),
     (["export", "volume_daily", "--since", "last week"],
