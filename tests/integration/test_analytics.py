@@ -268,6 +268,47 @@ def test_holder_concentration_with_and_without_issuers(scripted, database_url, d
     assert expected[0][2] != expected[1][2]  # the label took the issuer out of PAXG's figures
 
 
+def test_holder_concentration_known_answers(database_url):
+    """Figures worked out by hand, not with the view's formulas. Gini is the mean absolute
+    difference over all ordered pairs divided by twice the mean, HHI the sum of squared shares,
+    Nakamoto the fewest holders with more than half.
+
+    Chain 1 PAXG, balances 6, 3, 1 (and an emptied account, no holder):
+      gini = 2 * (|6-3| + |6-1| + |3-1|) / (2 * 3^2 * 10/3) = 20 / 60 = 1/3
+      hhi = .6^2 + .3^2 + .1^2 = .36 + .09 + .01 = .46; top1 = 6/10; nakamoto = 1 (6 > 5)
+      without the 6, labelled issuer: 3, 1: gini = 2 * 2 / (2 * 2^2 * 2) = .25,
+      hhi = .75^2 + .25^2 = .625, top1 = .75, nakamoto = 1 (3 > 2)
+    Chain 1 XAUT, balances 4, 3, 2, 1:
+      gini = 2 * (1 + 2 + 3 + 1 + 2 + 1) / (2 * 4^2 * 10/4) = 20 / 80 = .25
+      hhi = .16 + .09 + .04 + .01 = .30; top1 = .4; nakamoto = 2 (4 <= 5, 4 + 3 > 5)
+    Chain 2 PAXG, twelve balances of 5: gini = 0; hhi = 12 * (1/12)^2 = 1/12;
+      top1 = 1/12, top10 = 10/12; nakamoto = 7 (6 * 5 = 30 is only half of 60)
+    """
+    wei = 10**18
+    balances = [(1, "PAXG", 6 * wei), (1, "PAXG", 3 * wei), (1, "PAXG", 1 * wei), (1, "PAXG", 0),
+                (1, "XAUT", 4), (1, "XAUT", 3), (1, "XAUT", 2), (1, "XAUT", 1)]
+    balances += [(2, "PAXG", 5)] * 12
+    with psycopg.connect(database_url) as conn:
+        for i, (chain_id, token, balance) in enumerate(balances):
+            conn.execute("""INSERT INTO holder_state (chain_id, token, address, balance, n_transfers,
+                                                      first_block, first_time, last_block, last_time)
+                            VALUES (%s, %s, %s, %s, 1, 1, now(), 1, now())""",
+                         (chain_id, token, f"0x{i:040x}", balance))
+        conn.execute("INSERT INTO labels VALUES (1, %s, 'the issuer', 'issuer')", (f"0x{0:040x}",))
+    rows = q(database_url, """SELECT chain_id, token, scope, holders, total_balance, top1_share,
+                                     top10_share, top100_share, gini, hhi, nakamoto
+                              FROM holder_concentration ORDER BY 1, 2, 3""")
+    d = Decimal
+    assert rows == [
+        (1, "PAXG", "all", 3, 10 * wei, d(".6"), 1, 1, d(".333333"), d(".46"), 1),
+        (1, "PAXG", "excluding_issuers", 2, 4 * wei, d(".75"), 1, 1, d(".25"), d(".625"), 1),
+        (1, "XAUT", "all", 4, 10, d(".4"), 1, 1, d(".25"), d(".3"), 2),
+        (1, "XAUT", "excluding_issuers", 4, 10, d(".4"), 1, 1, d(".25"), d(".3"), 2),
+        (2, "PAXG", "all", 12, 60, d(".083333"), d(".833333"), 1, 0, d(".083333"), 7),
+        (2, "PAXG", "excluding_issuers", 12, 60, d(".083333"), d(".833333"), 1, 0, d(".083333"), 7),
+    ]
+
+
 def test_holders_daily_equals_the_script(scripted, database_url):
     led = scripted.ledger
     rows = q(database_url, "SELECT token, day, holders, top10, supply, top10_share FROM holders_daily ORDER BY token, day")

@@ -210,13 +210,24 @@ def test_two_connections_deriving_at_once_add_each_log_once(database_url, databa
         # No deriving while writing: all of it is pending.
         write(conn, rows, headers, min(headers), max(headers), rng, derive=False)
 
-    def derive() -> None:
-        with psycopg.connect(database_url, autocommit=True) as own:
-            store.derive_all(own, CHAIN, rng.choice((5, 30)))
+    errors: list[Exception] = []
+    together = threading.Barrier(3)
 
-    threads = [threading.Thread(target=derive) for _ in range(3)]
+    def derive(max_logs: int) -> None:
+        # An exception in a thread is only printed: keep it, for the test to raise.
+        try:
+            with psycopg.connect(database_url, autocommit=True) as own:
+                together.wait(timeout=30)
+                store.derive_all(own, CHAIN, max_logs)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=derive, args=(rng.choice((5, 30)),)) for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(120)
+    assert not any(t.is_alive() for t in threads), "a deriver did not finish"
+    if errors:
+        raise ExceptionGroup("a deriver thread failed", errors)
     assert as_model(stored(database_url)) == model(rows)

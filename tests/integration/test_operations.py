@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import psycopg
 import pytest
 import requests
 
@@ -91,6 +92,46 @@ def scrape(port: int) -> dict[str, float]:
     return values
 
 
+def scrape_when_caught_up(port: int, chain, timeout: float = 30) -> dict[str, float]:
+    """The metrics once both tokens' checkpoints and views are at the chain's head."""
+    head = chain.w3.eth.block_number
+    deadline = time.monotonic() + timeout
+    while True:
+        values = scrape(port)
+        if all(values.get(f'gold_indexer_{m}{{token="{t}"}}') == head
+               for m in ("indexed_block", "derived_block") for t in ("PAXG", "XAUT")):
+            return values
+        assert time.monotonic() < deadline, f"not caught up with block {head}: {values}"
+        time.sleep(0.1)
+
+
+def assert_metrics_tell_the_truth(values: dict[str, float], chain, database_url) -> None:
+    """Each figure against what it counts: the database, the chain, the requests made."""
+    head = chain.w3.eth.block_number
+    with psycopg.connect(database_url) as conn:
+        checkpoints = dict(conn.execute("SELECT token, block_number FROM checkpoints").fetchall())
+        marks = dict(conn.execute("SELECT token, block_number FROM derived_marks").fetchall())
+        stored = dict(conn.execute("SELECT token, count(*) FROM logs GROUP BY token").fetchall())
+    assert values["gold_indexer_head_block"] == head
+    assert values["gold_indexer_finalized_block"] == chain.w3.eth.get_block("finalized").number
+    for token in ("PAXG", "XAUT"):
+        label = f'{{token="{token}"}}'
+        assert values[f"gold_indexer_indexed_block{label}"] == checkpoints[token] == head
+        assert values[f"gold_indexer_derived_block{label}"] == marks[token] == head
+        assert values[f"gold_indexer_lag_blocks{label}"] == 0
+        assert values[f"gold_indexer_events_indexed_total{label}"] == stored[token] > 0
+        # Every block from the token's start block to the checkpoint, each scanned once.
+        assert values[f"gold_indexer_blocks_indexed_total{label}"] == head - chain.deploy_block + 1
+    for method in ("eth_blockNumber", "eth_getBlockByNumber", "eth_getLogs"):
+        assert values[f'gold_indexer_rpc_requests_total{{method="{method}"}}'] > 0, method
+    # A local node answers every request at once: no error, retry, split or reorg to count.
+    assert not [name for name in values if name.startswith("gold_indexer_rpc_errors_total")]
+    for counter in ("rpc_retries_total", "range_splits_total", "reorgs_total"):
+        assert values[f"gold_indexer_{counter}"] == 0, counter
+    assert values["gold_indexer_database_up"] == 1
+    assert values["gold_indexer_batch_duration_seconds_count"] >= 1
+
+
 def test_metrics_move_as_blocks_are_indexed(chain, tmp_path, database_url):
     chain.script_history()
     port = free_port()
@@ -101,29 +142,15 @@ def test_metrics_move_as_blocks_are_indexed(chain, tmp_path, database_url):
     try:
         assert wait_readyz(port, 200).status_code == 200
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).text == "ok\n"
-        first = scrape(port)
-        for series in ('gold_indexer_events_indexed_total{token="PAXG"}',
-                       'gold_indexer_blocks_indexed_total{token="XAUT"}',
-                       'gold_indexer_indexed_block{token="PAXG"}', "gold_indexer_head_block",
-                       'gold_indexer_lag_blocks{token="PAXG"}', "gold_indexer_batch_duration_seconds_count",
-                       'gold_indexer_rpc_requests_total{method="eth_getLogs"}',
-                       "gold_indexer_range_splits_total", "gold_indexer_reorgs_total",
-                       "gold_indexer_rpc_retries_total", "gold_indexer_database_up"):
-            assert series in first, series
-        assert first['gold_indexer_events_indexed_total{token="PAXG"}'] > 0
+        first = scrape_when_caught_up(port, chain)
+        assert_metrics_tell_the_truth(first, chain, database_url)
 
         chain.script_more()
-        head = chain.w3.eth.block_number
-        deadline = time.monotonic() + 30
-        while scrape(port)['gold_indexer_indexed_block{token="PAXG"}'] < head \
-                or scrape(port).get('gold_indexer_derived_block{token="PAXG"}', -1) < head:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        second = scrape(port)
-        assert second['gold_indexer_derived_block{token="XAUT"}'] == head  # the views caught up
-        assert second['gold_indexer_events_indexed_total{token="PAXG"}'] > first['gold_indexer_events_indexed_total{token="PAXG"}']
-        assert second['gold_indexer_events_indexed_total{token="XAUT"}'] > first['gold_indexer_events_indexed_total{token="XAUT"}']
-
+        second = scrape_when_caught_up(port, chain)
+        assert_metrics_tell_the_truth(second, chain, database_url)
+        for token in ("PAXG", "XAUT"):
+            name = f'gold_indexer_events_indexed_total{{token="{token}"}}'
+            assert second[name] > first[name]
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
