@@ -1,7 +1,9 @@
 """Derived state per batch: period uniques counted from logs (no participants table), each
 day's first and last block in daily_stats, balances and end-of-day figures set-based.
 
-The derived tables are emptied and filled again from the stored logs.
+The derived tables are emptied and filled again from the stored logs, a month of each token
+at a time, by this revision's own fill (sql/0004_derived_fill.sql): never by the sync's
+sql/derived_add.sql, which is written for the schema of its day.
 
 Revision ID: 0004
 Revises: 0003
@@ -20,10 +22,30 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 
 def upgrade() -> None:
-    from indexer.store import rebuild_derived
-
     op.execute((SQL_DIR / "0004_batch_derived.sql").read_text())
-    rebuild_derived(op.get_bind().connection.driver_connection)
+    fill = _statements("0004_derived_fill.sql")
+    with op.get_bind().connection.driver_connection.cursor() as cur:
+        months = cur.execute(
+            """SELECT chain_id, token, min(block_number), max(block_number) FROM logs
+               WHERE event = 'Transfer'
+               GROUP BY chain_id, token, date_trunc('month', block_time AT TIME ZONE 'UTC')
+               ORDER BY chain_id, token, 3"""
+        ).fetchall()
+        for chain_id, token, lo, hi in months:
+            params = {"chain_id": chain_id, "token": token, "lo": lo, "hi": hi}
+            for statement in fill:
+                cur.execute(statement, params)
+
+
+def _statements(name: str) -> list[str]:
+    """The statements of sql/<name>, split at lines holding only ';', without comment lines
+    (psycopg would read a %(name)s placeholder in a comment as a parameter)."""
+    statements = []
+    for part in (SQL_DIR / name).read_text().split("\n;\n"):
+        code = "\n".join(line for line in part.splitlines() if not line.lstrip().startswith("--"))
+        if code.strip():
+            statements.append(code.strip())
+    return statements
 
 
 def downgrade() -> None:

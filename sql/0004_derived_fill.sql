@@ -1,0 +1,128 @@
+-- gold-indexer revision 0004: add token %(token)s's Transfer logs of blocks [%(lo)s, %(hi)s] of
+-- chain %(chain_id)s to the derived tables. alembic/versions/0004_batch_derived.py runs it a
+-- month of each token at a time, to fill again the tables this revision empties.
+--
+-- This is the revision's own copy of sql/derived_add.sql as of commit bc2a235: that file is the
+-- sync's and changes with later schemas, while an upgrade through 0004 must run SQL written for
+-- 0004's schema whenever it runs: it reads this revision's transfer_day_sums and
+-- refresh_period_uniques and 0002's transfer_legs.
+-- The result is the same however the history was cut into ranges (a day that spans two gets
+-- its end-of-day figures from the second). Statements are separated by a line holding only ";".
+
+INSERT INTO daily_stats AS d (chain_id, token, day, n_logs, minted, burned, n_mints, n_burns,
+                              n_transfers, volume, n_fees, fees, first_block, last_block)
+SELECT * FROM transfer_day_sums(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
+ON CONFLICT (chain_id, token, day) DO UPDATE SET
+    n_logs = d.n_logs + EXCLUDED.n_logs,
+    minted = d.minted + EXCLUDED.minted, burned = d.burned + EXCLUDED.burned,
+    n_mints = d.n_mints + EXCLUDED.n_mints, n_burns = d.n_burns + EXCLUDED.n_burns,
+    n_transfers = d.n_transfers + EXCLUDED.n_transfers, volume = d.volume + EXCLUDED.volume,
+    n_fees = d.n_fees + EXCLUDED.n_fees, fees = d.fees + EXCLUDED.fees,
+    first_block = least(d.first_block, EXCLUDED.first_block),
+    last_block = greatest(d.last_block, EXCLUDED.last_block)
+;
+-- Distinct senders and receivers of the days and months this batch touched, counted again.
+SELECT refresh_period_uniques(%(chain_id)s, %(token)s, min(day))
+FROM daily_stats
+WHERE chain_id = %(chain_id)s AND token = %(token)s AND last_block >= %(lo)s
+HAVING min(day) IS NOT NULL
+;
+-- Balances, and every touched day's end-of-day holders, supply and sum of the ten largest
+-- balances. Every part of one statement reads the same snapshot: holder_state and token_totals
+-- as they were before this batch. holder_state is read through its key (one probe per
+-- address and day, whatever its size); the rest are aggregates and windows over the batch's
+-- legs, with no join whose plan could go wrong on row estimates of intermediate results.
+WITH legs AS (
+    SELECT address, delta, block_number, block_time, (block_time AT TIME ZONE 'UTC')::date AS day
+    FROM transfer_legs(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
+), per_address AS (
+    SELECT address, sum(delta) AS delta, count(*) AS n, min(block_number) AS fb,
+           min(block_time) AS ft, max(block_number) AS lb, max(block_time) AS lt
+    FROM legs GROUP BY address
+), after_day AS (  -- an address's balance at the end of each day it moved
+    SELECT address, day, delta, start,
+           start + sum(delta) OVER (PARTITION BY address ORDER BY day) AS balance
+    FROM (SELECT x.address, x.day, x.delta,
+                 coalesce((SELECT h.balance FROM holder_state h
+                           WHERE h.chain_id = %(chain_id)s AND h.token = %(token)s
+                             AND h.address = x.address), 0) AS start
+          FROM (SELECT address, day, sum(delta) AS delta FROM legs GROUP BY address, day) x
+          OFFSET 0) y  -- keeps the probe one per row (inlined, it ran once per use of start)
+), days AS (
+    SELECT day FROM daily_stats
+    WHERE chain_id = %(chain_id)s AND token = %(token)s
+      AND last_block >= %(lo)s AND first_block <= %(hi)s
+), totals AS (
+    SELECT coalesce(max(holders), 0) AS holders, coalesce(max(supply), 0) AS supply
+    FROM token_totals WHERE chain_id = %(chain_id)s AND token = %(token)s
+), end_of_day AS (  -- holders move by the addresses that cross zero
+    SELECT d.day,
+           t.holders + sum(coalesce(c.holders, 0)) OVER w AS holders,
+           t.supply + sum(coalesce(c.supply, 0)) OVER w AS supply
+    FROM days d
+    CROSS JOIN totals t
+    LEFT JOIN (SELECT day, sum((balance > 0)::int - (balance - delta > 0)::int) AS holders,
+                      sum(delta) AS supply
+               FROM after_day GROUP BY day) c USING (day)
+    WINDOW w AS (ORDER BY d.day)
+), untouched AS (  -- the ten largest balances this batch leaves alone
+    SELECT h.balance FROM holder_state h
+    WHERE h.chain_id = %(chain_id)s AND h.token = %(token)s AND h.balance > 0
+      AND h.address NOT IN (SELECT address FROM per_address)  -- a hashed subplan
+    ORDER BY h.balance DESC LIMIT 10
+), bar AS (  -- on every day ten balances at least this large are held by untouched addresses
+    SELECT CASE WHEN count(*) = 10 THEN min(balance) ELSE 0 END AS balance FROM untouched
+), contenders AS (  -- the movements of touched addresses that reach the bar on some day
+    SELECT address, day, balance, start FROM (
+        SELECT address, day, balance, start,
+               greatest(start, max(balance) OVER (PARTITION BY address)) AS peak
+        FROM after_day) x
+    WHERE peak >= (SELECT balance FROM bar) AND peak > 0
+), grid AS (  -- each contender on each day: its balance if it moved that day, else NULL
+    SELECT address, day, max(balance) AS balance, max(start) AS start FROM (
+        SELECT address, day, balance, start FROM contenders
+        UNION ALL
+        SELECT c.address, d.day, NULL, c.start
+        FROM (SELECT DISTINCT address, start FROM contenders) c CROSS JOIN days d
+    ) g
+    GROUP BY address, day
+), held AS (  -- grp numbers a contender's runs of days between its own movements
+    SELECT day, coalesce(first_value(balance) OVER (PARTITION BY address, grp ORDER BY day),
+                         start) AS balance
+    FROM (SELECT address, day, balance, start,
+                 count(balance) OVER (PARTITION BY address ORDER BY day) AS grp
+          FROM grid) g
+), top AS (
+    SELECT day, sum(balance) AS top10 FROM (
+        SELECT day, balance, row_number() OVER (PARTITION BY day ORDER BY balance DESC) AS rank
+        FROM (SELECT day, balance FROM held WHERE balance > 0
+              UNION ALL
+              SELECT d.day, u.balance FROM days d CROSS JOIN untouched u) all_balances
+    ) ranked
+    WHERE rank <= 10
+    GROUP BY day
+), balances AS (
+    INSERT INTO holder_state AS h (chain_id, token, address, balance, n_transfers, first_block,
+                                   first_time, last_block, last_time)
+    SELECT %(chain_id)s, %(token)s, address, delta, n, fb, ft, lb, lt FROM per_address
+    ON CONFLICT (chain_id, token, address) DO UPDATE SET
+        balance = h.balance + EXCLUDED.balance,
+        n_transfers = h.n_transfers + EXCLUDED.n_transfers,
+        first_block = least(h.first_block, EXCLUDED.first_block),
+        first_time = least(h.first_time, EXCLUDED.first_time),
+        last_block = greatest(h.last_block, EXCLUDED.last_block),
+        last_time = greatest(h.last_time, EXCLUDED.last_time)
+    RETURNING 1
+), running AS (
+    INSERT INTO token_totals AS tt (chain_id, token, holders, supply)
+    SELECT %(chain_id)s, %(token)s, holders, supply FROM end_of_day
+    WHERE EXISTS (SELECT 1 FROM per_address)
+    ORDER BY day DESC LIMIT 1
+    ON CONFLICT (chain_id, token) DO UPDATE SET
+        holders = EXCLUDED.holders, supply = EXCLUDED.supply
+    RETURNING 1
+)
+UPDATE daily_stats d SET holders = e.holders, supply = e.supply, top10 = coalesce(t.top10, 0)
+FROM end_of_day e
+LEFT JOIN top t USING (day)
+WHERE d.chain_id = %(chain_id)s AND d.token = %(token)s AND d.day = e.day
