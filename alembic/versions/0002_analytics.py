@@ -18,16 +18,15 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 def upgrade() -> None:
     op.execute((SQL_DIR / "0002_analytics.sql").read_text())
-    for statement in _statements("address_indexes.sql"):
-        op.execute(statement)
+    # The per-address indexes on logs, as this revision defines them. The sync drops them for a
+    # long backfill and builds them again from sql/address_indexes.sql, which is its own copy
+    # and may change; what this revision creates must not.
+    op.execute("""CREATE INDEX IF NOT EXISTS logs_transfer_from_idx
+                  ON logs (chain_id, token, from_address, block_number) WHERE event = 'Transfer'""")
+    op.execute("""CREATE INDEX IF NOT EXISTS logs_transfer_to_idx
+                  ON logs (chain_id, token, to_address, block_number) WHERE event = 'Transfer'""")
     # Logs stored before this revision enter the derived tables in revision 0004, which
     # rebuilds them from logs.
-
-
-def _statements(name: str) -> tuple[str, ...]:
-    from indexer.resources import sql_statements
-
-    return sql_statements(name)
 
 
 def downgrade() -> None:
