@@ -297,20 +297,6 @@ def _set_mark(cur: psycopg.Cursor, chain_id: int, token: str, block: int) -> Non
     )
 
 
-def rebuild_derived(conn: psycopg.Connection) -> None:
-    """Fill the (empty) derived tables from every stored log, a month of each token at a time,
-    in the caller's transaction (the migration that changes how they are kept)."""
-    with conn.cursor() as cur:
-        months = cur.execute(
-            """SELECT chain_id, token, min(block_number), max(block_number) FROM logs
-               WHERE event = 'Transfer'
-               GROUP BY chain_id, token, date_trunc('month', block_time AT TIME ZONE 'UTC')
-               ORDER BY chain_id, token, 3"""
-        ).fetchall()
-        for chain_id, token, lo, hi in months:
-            add_derived(cur, chain_id, token, lo, hi)
-
-
 def record_batch_seconds(conn: psycopg.Connection, chain_id: int, tokens: Sequence[str],
                          block: int, seconds: float) -> None:
     """After a batch committed: how long it took from the previous commit, for `indexer status`.
