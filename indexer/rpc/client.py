@@ -1,23 +1,19 @@
-"""The only module that speaks JSON-RPC: logs, headers, chain id, calls.
+"""JSON-RPC over HTTP: the hot path (eth_getLogs, batched headers) on one keep-alive session.
 
-The hot path (eth_getLogs, batched headers) posts JSON-RPC over one keep-alive HTTP session and
-parses with orjson: web3's provider stack would wrap every log in an AttributeDict and run its
-formatters, which costs more than everything else the scanner does. Faults are classified here,
-once: retryable ones (time-outs, 5xx, 429, rate limits, garbled bodies, a lagging node) are
-retried with tenacity; a provider's range/result limit is raised as `RangeTooLarge` for the
-scanner to split; everything else is an `RpcError`. URLs are redacted in every message.
+The hot path posts JSON-RPC over one keep-alive HTTP session and parses with orjson: web3's
+provider stack would wrap every log in an AttributeDict and run its formatters, which costs more
+than everything else the scanner does. Faults are classified in limits.py; retryable ones are
+retried here with tenacity (jittered exponential back-off, a 429's Retry-After honoured).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
-from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -30,158 +26,14 @@ from tenacity import (
 )
 
 from indexer.errors import ChainMismatch, RpcError
+from indexer.rpc.limits import RateLimited, RetryableRpcError, parse_retry_after, classify_error
+from indexer.rpc.redact import redact_url, register_secret_url
 
 log = logging.getLogger(__name__)
 
 # Back-off between attempts: jittered exponential from 0.5 s, capped at 30 s per wait.
 BACKOFF_MULTIPLIER = 0.5
 BACKOFF_MAX_SECONDS = 30.0
-# A Retry-After longer than this is clamped: we would rather fail over or give up visibly.
-RETRY_AFTER_MAX_SECONDS = 120.0
-
-
-def redact_url(url: str) -> str:
-    """Keep scheme, host and port; drop path, query and credentials, where API keys live."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        if ":" in host:
-            host = f"[{host}]"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<rpc>"
-    tail = "/…" if (parts.path not in ("", "/") or parts.query) else ""
-    return f"{parts.scheme}://{host}{port}{tail}"
-
-
-# Every secret-bearing piece of every RPC URL in use. `redact_text` scrubs them from any text
-# that reaches a user: log records (RedactingFilter on the CLI's handler) and error messages.
-_SECRETS: set[str] = set()
-_SECRETS_LOCK = threading.Lock()
-
-
-def register_secret_url(url: str) -> None:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    pieces = {url}
-    if parts is not None:
-        if parts.path not in ("", "/"):
-            pieces.add(parts.path.strip("/"))
-        if parts.query:
-            pieces.add(parts.query)
-        if parts.password:
-            pieces.add(parts.password)
-    with _SECRETS_LOCK:
-        # Longest first, so a URL is replaced whole before its own path would be.
-        _SECRETS.update(p for p in pieces if len(p) >= 4)
-
-
-def redact_text(text: str) -> str:
-    with _SECRETS_LOCK:
-        secrets = sorted(_SECRETS, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, redact_url(secret) if "://" in secret else "…")
-    return text
-
-
-class RedactingFilter(logging.Filter):
-    """Scrubs registered RPC URL secrets from every record passing the handler it sits on."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact_text(message)
-        if clean != message or record.args:
-            record.msg, record.args = clean, None
-        return True
-
-
-class RetryableRpcError(Exception):
-    """A fault worth another attempt: network, 5xx, garbled body, node behind."""
-
-
-class RateLimited(RetryableRpcError):
-    """The provider asks us to slow down (429, -32005 quota, -32012, 'credits limited')."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class RangeTooLarge(Exception):
-    """eth_getLogs range or result limit hit; `hint` is the provider's suggested range, if any."""
-
-    def __init__(self, message: str, hint: tuple[int, int] | None = None):
-        super().__init__(message)
-        self.hint = hint
-
-
-# Provider messages that mean "ask for fewer blocks": Infura, Alchemy, QuickNode, Chainstack, Ankr,
-# BlockPI, llamarpc and geth-style public endpoints (tests/unit/test_rpc.py quotes each one).
-_RANGE_PATTERNS = re.compile(
-    r"returned more than \d+ results|exceeds limit|response size exceeded|limited to .*range"
-    r"|block range limit|block range is too wide|exceeds max results|range too (large|wide)"
-    r"|too many (results|logs)|max(imum)? block range|query timeout exceeded"
-    r"|bigger than range limit|block range too (high|large)",
-    re.IGNORECASE,
-)
-_SLOW_DOWN_PATTERNS = re.compile(
-    r"rate limit|too many requests|credits limited|capacity|throughput|exceeded .*quota"
-    r"|daily request count|request limit reached",
-    re.IGNORECASE,
-)
-_LAGGING_PATTERNS = re.compile(
-    r"beyond current head|header not found|unknown block|block not found|after last accepted"
-    r"|BlockOutOfRange|block height is \d+ but requested",
-    re.IGNORECASE,
-)
-_HINT_BRACKETS = re.compile(r"\[\s*(0x[0-9a-fA-F]+)\s*,\s*(0x[0-9a-fA-F]+)\s*\]")
-_HINT_DASH = re.compile(r"range\s+(\d+)\s*-\s*(\d+)", re.IGNORECASE)
-
-
-def parse_range_hint(message: str) -> tuple[int, int] | None:
-    """The block range a provider suggests in its error text, lowest first (Alchemy may invert it)."""
-    m = _HINT_BRACKETS.search(message)
-    if m:
-        a, b = int(m.group(1), 16), int(m.group(2), 16)
-    else:
-        m = _HINT_DASH.search(message)
-        if not m:
-            return None
-        a, b = int(m.group(1)), int(m.group(2))
-    return (a, b) if a <= b else (b, a)
-
-
-def classify_error(error: Any) -> Exception:
-    """Turn a JSON-RPC error object into the exception that says what to do about it."""
-    if not isinstance(error, dict):
-        return RetryableRpcError(f"malformed JSON-RPC error: {str(error)[:200]}")
-    code = error.get("code")
-    message = str(error.get("message", ""))
-    data = error.get("data")
-    text = f"{message} {data}" if data else message
-    if _RANGE_PATTERNS.search(text):
-        return RangeTooLarge(f"{code}: {message[:300]}", parse_range_hint(text))
-    if code in (-32012, -32007, 429) or _SLOW_DOWN_PATTERNS.search(text):
-        return RateLimited(f"{code}: {message[:300]}")
-    if code == -32005:  # reused for quotas when it is not a range/result limit
-        return RateLimited(f"{code}: {message[:300]}")
-    if _LAGGING_PATTERNS.search(text):
-        return RetryableRpcError(f"node behind: {code}: {message[:300]}")
-    if code in (-32603, -32000) and "timeout" in text.lower():
-        return RetryableRpcError(f"{code}: {message[:300]}")
-    return RpcError(f"RPC error {code}: {message[:300]}")
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return min(max(float(value), 0.0), RETRY_AFTER_MAX_SECONDS)
-    except ValueError:
-        return None  # an HTTP date; the exponential back-off is good enough
 
 
 @dataclass
@@ -295,7 +147,7 @@ class RpcClient:
             ) from None
         if resp.status_code == 429:
             raise RateLimited(
-                f"HTTP 429 from {safe_url}", _parse_retry_after(resp.headers.get("Retry-After"))
+                f"HTTP 429 from {safe_url}", parse_retry_after(resp.headers.get("Retry-After"))
             )
         if resp.status_code >= 500 or resp.status_code in (408, 425):
             raise RetryableRpcError(f"HTTP {resp.status_code} from {safe_url}")

@@ -1,0 +1,102 @@
+"""What a provider's answer means: its error texts and codes classified once, here.
+
+Retryable faults (time-outs, 5xx, garbled bodies, a lagging node) are `RetryableRpcError`; a
+request to slow down is `RateLimited`; a refused eth_getLogs range is `RangeTooLarge` (with the
+provider's suggested range when its text gives one); everything else is an `RpcError`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from indexer.errors import RpcError
+
+# A Retry-After longer than this is clamped: we would rather fail over or give up visibly.
+RETRY_AFTER_MAX_SECONDS = 120.0
+
+
+class RetryableRpcError(Exception):
+    """A fault worth another attempt: network, 5xx, garbled body, node behind."""
+
+
+class RateLimited(RetryableRpcError):
+    """The provider asks us to slow down (429, -32005 quota, -32012, 'credits limited')."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RangeTooLarge(Exception):
+    """eth_getLogs range or result limit hit; `hint` is the provider's suggested range, if any."""
+
+    def __init__(self, message: str, hint: tuple[int, int] | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+# Provider messages that mean "ask for fewer blocks": Infura, Alchemy, QuickNode, Chainstack, Ankr,
+# BlockPI, llamarpc and geth-style public endpoints (tests/unit/test_rpc.py quotes each one).
+_RANGE_PATTERNS = re.compile(
+    r"returned more than \d+ results|exceeds limit|response size exceeded|limited to .*range"
+    r"|block range limit|block range is too wide|exceeds max results|range too (large|wide)"
+    r"|too many (results|logs)|max(imum)? block range|query timeout exceeded"
+    r"|bigger than range limit|block range too (high|large)",
+    re.IGNORECASE,
+)
+_SLOW_DOWN_PATTERNS = re.compile(
+    r"rate limit|too many requests|credits limited|capacity|throughput|exceeded .*quota"
+    r"|daily request count|request limit reached",
+    re.IGNORECASE,
+)
+_LAGGING_PATTERNS = re.compile(
+    r"beyond current head|header not found|unknown block|block not found|after last accepted"
+    r"|BlockOutOfRange|block height is \d+ but requested",
+    re.IGNORECASE,
+)
+_HINT_BRACKETS = re.compile(r"\[\s*(0x[0-9a-fA-F]+)\s*,\s*(0x[0-9a-fA-F]+)\s*\]")
+_HINT_DASH = re.compile(r"range\s+(\d+)\s*-\s*(\d+)", re.IGNORECASE)
+
+
+def parse_range_hint(message: str) -> tuple[int, int] | None:
+    """The block range a provider suggests in its error text, lowest first (Alchemy may invert it)."""
+    m = _HINT_BRACKETS.search(message)
+    if m:
+        a, b = int(m.group(1), 16), int(m.group(2), 16)
+    else:
+        m = _HINT_DASH.search(message)
+        if not m:
+            return None
+        a, b = int(m.group(1)), int(m.group(2))
+    return (a, b) if a <= b else (b, a)
+
+
+def classify_error(error: Any) -> Exception:
+    """Turn a JSON-RPC error object into the exception that says what to do about it."""
+    if not isinstance(error, dict):
+        return RetryableRpcError(f"malformed JSON-RPC error: {str(error)[:200]}")
+    code = error.get("code")
+    message = str(error.get("message", ""))
+    data = error.get("data")
+    text = f"{message} {data}" if data else message
+    if _RANGE_PATTERNS.search(text):
+        return RangeTooLarge(f"{code}: {message[:300]}", parse_range_hint(text))
+    if code in (-32012, -32007, 429) or _SLOW_DOWN_PATTERNS.search(text):
+        return RateLimited(f"{code}: {message[:300]}")
+    if code == -32005:  # reused for quotas when it is not a range/result limit
+        return RateLimited(f"{code}: {message[:300]}")
+    if _LAGGING_PATTERNS.search(text):
+        return RetryableRpcError(f"node behind: {code}: {message[:300]}")
+    if code in (-32603, -32000) and "timeout" in text.lower():
+        return RetryableRpcError(f"{code}: {message[:300]}")
+    return RpcError(f"RPC error {code}: {message[:300]}")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return min(max(float(value), 0.0), RETRY_AFTER_MAX_SECONDS)
+    except ValueError:
+        return None  # an HTTP date; the exponential back-off is good enough
