@@ -162,13 +162,16 @@ def write_batch(
     batch's first block. `finalized` is the node's finalized block as of a head poll made
     before the batch was fetched: the batch's headers, read after it, link the stored rows to
     the checkpoint on the chain that holds that finalized block, so every stored row up to
-    both is final (mark_final_seen). The header of the block the checkpoints leave
-    (rows_from - 1) is dropped unless a log, another checkpoint
-    or the reorg window (blocks from `window_from` on) still needs it, so `blocks` holds the
-    same rows whatever the batch boundaries were.
+    both is final (mark_final_seen). The rows of the blocks the checkpoints leave are dropped
+    unless a log, another checkpoint or the reorg window (blocks from `window_from` on) still
+    needs them, so `blocks` holds the same rows whatever the batch boundaries were.
     """
     with conn.transaction():
         with conn.cursor() as cur:
+            left = [r[0] for r in cur.execute(
+                """SELECT DISTINCT block_number FROM checkpoints
+                   WHERE chain_id = %s AND token = ANY(%s) AND block_number <> %s""",
+                (chain_id, list(checkpoint_tokens), checkpoint.number)).fetchall()]
             with cur.copy(_COPY_LOGS) as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -204,14 +207,15 @@ def write_batch(
                  "blocks": checkpoint.number - rows_from + 1 if rows_from is not None else None,
                  "events": Jsonb(events_by_token or {})},
             )
-            if window_from is not None and rows_from is not None and rows_from - 1 < window_from:
+            if left:
                 cur.execute(
-                    """DELETE FROM blocks b WHERE b.chain_id = %s AND b.number = %s
+                    """DELETE FROM blocks b WHERE b.chain_id = %s AND b.number = ANY(%s)
+                       AND (%s::bigint IS NULL OR b.number < %s)
                        AND NOT EXISTS (SELECT 1 FROM logs l
                                        WHERE l.chain_id = b.chain_id AND l.block_number = b.number)
                        AND NOT EXISTS (SELECT 1 FROM checkpoints c
                                        WHERE c.chain_id = b.chain_id AND c.block_number = b.number)""",
-                    (chain_id, rows_from - 1),
+                    (chain_id, left, window_from, window_from),
                 )
             if finalized is not None:
                 mark_final_seen(conn, chain_id, min(finalized, checkpoint.number))

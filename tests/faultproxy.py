@@ -103,8 +103,13 @@ class _Exchange:
 class FaultProxy:
     def __init__(self, upstream: str, *, seed: int, rate: float = 0.0,
                  faults: tuple[str, ...] = ALL_FAULTS, timeout_seconds: float = 3.0,
-                 max_faults: int | None = None):
-        """`max_faults`: inject at most this many faults in all, then forward everything."""
+                 max_faults: int | None = None, strip_block_timestamp: bool = False,
+                 range_limit: tuple[int, int, str] | None = None):
+        """`max_faults`: inject at most this many faults in all, then forward everything.
+        `strip_block_timestamp`: answer logs without their blockTimestamp, as a node older than
+        the execution-apis change of August 2025 (or a provider that drops it) does.
+        `range_limit`: (blocks, code, message): refuse every eth_getLogs spanning more blocks,
+        as a provider with a fixed range limit does (its real text), counted in `refused`."""
         unknown = set(faults) - set(ALL_FAULTS)
         if unknown:
             raise ValueError(f"unknown fault classes: {sorted(unknown)}")
@@ -115,6 +120,11 @@ class FaultProxy:
         self.timeout_seconds = timeout_seconds
         self.max_faults = max_faults
         self._injected = 0
+        self.strip_block_timestamp = strip_block_timestamp
+        self.range_limit = range_limit
+        self.refused = 0  # eth_getLogs refused by range_limit
+        self.calls: collections.Counter = collections.Counter()  # JSON-RPC calls by method, batch items too
+        self.blocks_asked: collections.Counter = collections.Counter()  # eth_getBlockByNumber by number
         self.counts: collections.Counter = collections.Counter()
         self.events: list[tuple[str, str]] = []  # (fault, method) for every injected fault
         self.decisions: list[str] = []  # fault name or "forwarded", per JSON request, in order
@@ -299,7 +309,10 @@ class FaultProxy:
                              timeout=UPSTREAM_TIMEOUT)
         except requests.RequestException as e:
             return 502, "text/plain", f"upstream error: {type(e).__name__}".encode()
-        return r.status_code, r.headers.get("Content-Type", "application/json"), r.content
+        content = r.content
+        if self.strip_block_timestamp and b'"blockTimestamp"' in content:
+            content = self._without_block_timestamps(content)
+        return r.status_code, r.headers.get("Content-Type", "application/json"), content
 
     # --- responses -------------------------------------------------------------------------
 
@@ -314,7 +327,16 @@ class FaultProxy:
             self._record("forwarded", "")
             return status, {"Content-Type": ctype}, out
 
+        self._count_calls(payload)
         ex = _Exchange(self, body, payload)
+        if self.range_limit is not None and ex.method == "eth_getLogs":
+            span = self._log_range(ex)
+            blocks, code, message = self.range_limit
+            if span is not None and span[1] - span[0] + 1 > blocks:
+                with self._lock:
+                    self.refused += 1
+                self._record("forwarded", ex.label)  # not a random fault: the provider's rule
+                return self._json(self._rpc_error(ex, code, message))
         inject, v = self._draw(payload)
         fault = None
         if inject:
@@ -328,6 +350,29 @@ class FaultProxy:
 
         self._record(fault, ex.label)
         return getattr(self, f"_fault_{fault}")(ex)
+
+    def _count_calls(self, payload) -> None:
+        with self._lock:
+            for call in payload if isinstance(payload, list) else [payload]:
+                if not isinstance(call, dict):
+                    continue
+                method = call.get("method") or "?"
+                self.calls[method] += 1
+                params = call.get("params")
+                if method == "eth_getBlockByNumber" and isinstance(params, list) and params \
+                        and isinstance(params[0], str) and params[0].startswith("0x"):
+                    self.blocks_asked[int(params[0], 16)] += 1
+
+    @staticmethod
+    def _without_block_timestamps(body: bytes) -> bytes:
+        answer = json.loads(body)
+        for item in answer if isinstance(answer, list) else [answer]:
+            result = item.get("result") if isinstance(item, dict) else None
+            if isinstance(result, list):
+                for entry in result:
+                    if isinstance(entry, dict):
+                        entry.pop("blockTimestamp", None)
+        return json.dumps(answer).encode()
 
     @staticmethod
     def _json(obj: Any, status: int = 200) -> tuple[int, dict[str, str], bytes]:

@@ -29,11 +29,16 @@ class RateLimited(RetryableRpcError):
 
 
 class RangeTooLarge(Exception):
-    """eth_getLogs range or result limit hit; `hint` is the provider's suggested range, if any."""
+    """eth_getLogs refused a range. `hint`: the provider's suggested range, if any.
+    `about_span`: the refusal is about the number of blocks (an endpoint's limit), not about
+    how many logs this stretch holds; `span_limit`: that limit when the text states it."""
 
-    def __init__(self, message: str, hint: tuple[int, int] | None = None):
+    def __init__(self, message: str, hint: tuple[int, int] | None = None, *,
+                 about_span: bool = False, span_limit: int | None = None):
         super().__init__(message)
         self.hint = hint
+        self.about_span = about_span
+        self.span_limit = span_limit
 
 
 # Provider messages that mean "ask for fewer blocks": Infura, Alchemy, QuickNode, Chainstack, Ankr,
@@ -55,6 +60,10 @@ _LAGGING_PATTERNS = re.compile(
     r"|BlockOutOfRange|block height is \d+ but requested",
     re.IGNORECASE,
 )
+# Refusals about how much this range holds, not how many blocks it spans.
+_RESULT_PATTERNS = re.compile(r"results|response size|too many logs|timeout", re.IGNORECASE)
+# "exceeds limit of 10000", "limited to a 10,000 range", "limited to 1024 block range"
+_SPAN_LIMIT = re.compile(r"(?:limit of|limited to(?: an?)?)\s*([\d,]+)", re.IGNORECASE)
 _HINT_BRACKETS = re.compile(r"\[\s*(0x[0-9a-fA-F]+)\s*,\s*(0x[0-9a-fA-F]+)\s*\]")
 _HINT_DASH = re.compile(r"range\s+(\d+)\s*-\s*(\d+)", re.IGNORECASE)
 
@@ -81,7 +90,11 @@ def classify_error(error: Any) -> Exception:
     data = error.get("data")
     text = f"{message} {data}" if data else message
     if _RANGE_PATTERNS.search(text):
-        return RangeTooLarge(f"{code}: {message[:300]}", parse_range_hint(text))
+        about_span = not _RESULT_PATTERNS.search(text)
+        limit = _SPAN_LIMIT.search(text) if about_span else None
+        return RangeTooLarge(f"{code}: {message[:300]}", parse_range_hint(text),
+                             about_span=about_span,
+                             span_limit=int(limit.group(1).replace(",", "")) if limit else None)
     if code in (-32012, -32007, 429) or _SLOW_DOWN_PATTERNS.search(text):
         return RateLimited(f"{code}: {message[:300]}")
     if code == -32005:  # reused for quotas when it is not a range/result limit

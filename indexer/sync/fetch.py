@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
+from collections import deque
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import Callable
 
 from indexer import proxies
 from indexer.config import Config
@@ -25,6 +27,10 @@ from indexer.tokens import Token, all_topics
 
 log = logging.getLogger(__name__)
 
+# Deep in final history with blockTimestamp no header is fetched, and a checkpoint moves only
+# to a block with a log; after this many blocks without one, a range's last header is fetched
+# so that a restart does not scan the stretch again.
+CHECKPOINT_LAG_BLOCKS = 100_000
 # A log whose blockHash disagrees with the header is refetched this many times, then we stop:
 # the node is mid-reorg or inconsistent, and storing either answer could be wrong.
 HASH_MISMATCH_ATTEMPTS = 5
@@ -48,10 +54,25 @@ class Batch:
     to_block: int
     rows: list[list]
     headers: list[Header]
-    checkpoint: Header
+    # The block the due tokens' checkpoints move to: to_block, or deep in final history (where
+    # no header is fetched) the last block with a log, whose hash the logs gave; None when no
+    # block of the range has a known hash (nothing to store, nothing to move).
+    checkpoint: Header | None
     tokens: tuple[str, ...]
     window_from: int
     events_by_token: dict[str, int]
+
+
+@dataclass(slots=True)
+class RangeAnswer:
+    """What the node said about one range: its logs, the headers asked for it, and near the
+    head the hash its last block had before eth_getLogs."""
+
+    lo: int
+    hi: int
+    logs: list[dict]
+    headers: dict[int, dict]
+    hash_before: str | None
 
 
 def _header(raw: dict) -> Header:
@@ -63,58 +84,96 @@ def _header(raw: dict) -> Header:
     )
 
 
-def fetch_batch(
-    rpc: RpcClient,
-    lo: int,
-    hi: int,
-    *,
-    chain_id: int,
-    tokens: list[Token],
-    next_block: dict[str, int],
-    state: DecodeState,
-    header_batch: int,
-    prev_hash: str | None,
-    window_from: int,
-    raw_logs: list[dict] | None = None,
-) -> Batch:
-    """Logs of [lo, hi] for the tokens due in it, with their headers, checked and decoded.
+def _stamps(logs: list[dict]) -> dict[int, int] | None:
+    """Block number → timestamp from the logs' blockTimestamp (execution-apis, August 2025);
+    None when a log lacks one. A zero is no timestamp (an old erigon release sent 0x0)."""
+    stamps: dict[int, int] = {}
+    for entry in logs:
+        raw = entry.get("blockTimestamp")
+        if not raw or int(raw, 16) == 0:
+            return None
+        stamps[int(entry["blockNumber"], 16)] = int(raw, 16)
+    return stamps
 
-    `prev_hash` is the stored hash of block lo-1 (None at a token's first block): the range
-    must build on it, else ReorgDetected. Blocks from `window_from` on are near the head: all
-    their headers are fetched and stored (the reorg window), and the head of the range is read
-    before and after eth_getLogs; since a block hash commits to all its ancestors, the same hash
-    both times means the logs came from the chain those headers describe. `raw_logs`: the
-    range's eth_getLogs answer if it was fetched ahead (only ever below the window).
+
+def is_deep(hi: int, window_from: int, finalized: int | None) -> bool:
+    """A range below the reorg window and at or below the node's finalized block: no reorg can
+    touch it, so no header is needed to link it (only its logs' times, if they lack them)."""
+    return hi < window_from and (finalized is None or hi <= finalized)
+
+
+def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topics: list[str],
+                window_from: int, finalized: int | None, header_batch: int,
+                anchor: bool = False) -> RangeAnswer:
+    """All the node's answers one range needs (runs on a pool thread, several side by side).
+
+    Near the head (blocks from `window_from` on) the range's last block is read before
+    eth_getLogs and every header of the window part is fetched. Elsewhere the headers of the
+    blocks with logs (their times), of `lo` (it must build on the block stored below) and of
+    `hi` (the checkpoint) — except deep in final history when the logs carry blockTimestamp:
+    then no header at all, unless `anchor` asks for `hi`'s (a checkpoint far behind, after
+    ranges without logs, moves up to it).
     """
     near_head = hi >= window_from
+    hash_before = None
     if near_head:
         before = rpc.fetch_header(hi)
         if before is None:
             raise HashMismatch(f"node has no block {hi} yet")
-    if raw_logs is None or near_head:
-        raw_logs = rpc.fetch_logs(lo, hi, [t.address for t in tokens], all_topics(tokens))
-    numbers = {int(entry["blockNumber"], 16) for entry in raw_logs}
+        hash_before = before["hash"]
+    logs = rpc.fetch_logs(lo, hi, addresses, topics)
+    numbers = {int(entry["blockNumber"], 16) for entry in logs}
     if any(n < lo or n > hi for n in numbers):
         raise HashMismatch(f"node returned logs outside {lo}-{hi}")
+    if is_deep(hi, window_from, finalized) and _stamps(logs) is not None:
+        headers = rpc.fetch_headers([hi], chunk=1) if anchor else {}
+        return RangeAnswer(lo, hi, logs, headers, None)
     numbers.update((lo, hi))
     if near_head:
         numbers.update(range(max(lo, window_from), hi + 1))
-    fetched = rpc.fetch_headers(sorted(numbers), chunk=header_batch)
-    headers = {n: _header(h) for n, h in fetched.items()}
-    if near_head:
-        if headers[hi].hash != before["hash"]:
+    headers = rpc.fetch_headers(sorted(numbers), chunk=header_batch)
+    return RangeAnswer(lo, hi, logs, headers, hash_before)
+
+
+def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int, tokens: list[Token],
+                next_block: dict[str, int], state: DecodeState, prev_hash: str | None,
+                window_from: int) -> Batch:
+    """A range's answer checked and decoded into the batch the writer stores.
+
+    `prev_hash` is the stored hash of block lo-1 (None when it is unknown: a token's first
+    block, or after a range whose end had no header): the range must build on it, else
+    ReorgDetected. Near the head the range's last block must have kept its hash while its
+    logs were read (a block hash commits to all its ancestors, so the same hash both times
+    means the logs came from the chain the headers describe), and the window's headers must
+    link; every log's blockHash must be its header's. Without headers (deep, logs with
+    blockTimestamp) the logs of one block must agree on its hash.
+    """
+    lo, hi, raw_logs = answer.lo, answer.hi, answer.logs
+    headers = {n: _header(h) for n, h in answer.headers.items()}
+    if answer.hash_before is not None:
+        if headers[hi].hash != answer.hash_before:
             raise HashMismatch(f"block {hi} changed while its range was fetched")
         for n in range(max(lo, window_from) + 1, hi + 1):
             if headers[n].parent_hash != headers[n - 1].hash:
                 raise HashMismatch(f"headers {n - 1} and {n} do not link")
+    fetched = set(headers)
     for entry in raw_logs:
         n = int(entry["blockNumber"], 16)
-        if entry["blockHash"] != headers[n].hash:
-            raise HashMismatch(
-                f"log in block {n} has blockHash {entry['blockHash']}, header says {headers[n].hash}"
-            )
-    if prev_hash is not None and headers[lo].parent_hash != prev_hash:
+        header = headers.get(n)
+        if header is None:  # deep, no header asked for: the block as its logs describe it
+            headers[n] = Header(n, entry["blockHash"], None,
+                                format_time(int(entry["blockTimestamp"], 16)))
+        elif entry["blockHash"] != header.hash:
+            what = "header" if n in fetched else "another log of the block"
+            raise HashMismatch(f"log in block {n} has blockHash {entry['blockHash']}, "
+                               f"{what} says {header.hash}")
+    if prev_hash is not None and lo in fetched and headers[lo].parent_hash != prev_hash:
         raise ReorgDetected(lo - 1)
+    for n in [n for n in fetched if n < window_from]:
+        # Below the reorg window no linkage is ever checked again: a row there holds what any
+        # split of the ranges gives, the block's hash and time, whether its header was fetched.
+        headers[n] = Header(n, headers[n].hash, None, headers[n].block_time)
+    checkpoint = headers[hi] if hi in headers else headers[max(headers)] if headers else None
     by_address = {t.address: t for t in tokens}
     for implementation in upgraded_implementations(raw_logs, by_address) \
             - state.implementation_fee_legs.keys():
@@ -128,15 +187,16 @@ def fetch_batch(
         state=state,
     )
     keep = {row[1] for row in rows}
-    keep.add(hi)
-    if near_head:
+    if checkpoint is not None:
+        keep.add(checkpoint.number)
+    if answer.hash_before is not None:
         keep.update(range(max(lo, window_from), hi + 1))
     return Batch(
         from_block=lo,
         to_block=hi,
         rows=rows,
         headers=[headers[n] for n in sorted(keep)],
-        checkpoint=headers[hi],
+        checkpoint=checkpoint,
         tokens=tuple(t.symbol for t in tokens),
         window_from=window_from,
         events_by_token=_count_by_token(rows),
@@ -150,20 +210,66 @@ def _count_by_token(rows: list[list]) -> dict[str, int]:
     return counts
 
 
-class Fetcher(threading.Thread):
-    """Walks [lo, target] in adaptive ranges and queues decoded batches for the writer."""
+class FetchPool:
+    """Threads that run fetch_range side by side, each with its own RpcClient over the shared
+    endpoints (and their pacing): where round trips dominate, several ranges are in flight.
+    Daemon threads: a request still retrying a slow provider never holds up the exit."""
 
-    def __init__(self, config: Config, rpc: RpcClient, lo: int, target: int,
+    def __init__(self, make_client: Callable[[], RpcClient], size: int):
+        self.clients = [make_client() for _ in range(size)]
+        self._tasks: queue.Queue = queue.Queue()
+        for i, client in enumerate(self.clients):
+            threading.Thread(target=self._work, args=(client,), name=f"fetch-{i}",
+                             daemon=True).start()
+
+    def _work(self, client: RpcClient) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                client.close()
+                return
+            future, fn, kwargs = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(client, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the result
+                future.set_exception(exc)
+
+    def submit(self, fn: Callable[..., RangeAnswer], **kwargs) -> Future:
+        future: Future = Future()
+        self._tasks.put((future, fn, kwargs))
+        return future
+
+    def close(self) -> None:
+        for _ in self.clients:
+            self._tasks.put(None)
+
+
+@dataclass(slots=True)
+class _Planned:
+    lo: int
+    hi: int
+    tokens: list[Token]
+    future: Future
+
+
+class Fetcher(threading.Thread):
+    """Walks [lo, target] in adaptive ranges, several in flight on the pool, and queues their
+    checked, decoded batches for the writer in block order."""
+
+    def __init__(self, config: Config, rpc: RpcClient, pool: FetchPool, lo: int, target: int,
                  next_block: dict[str, int], state: DecodeState, out: queue.Queue,
                  stop: threading.Event, sizer: RangeSizer, prev_hash: str | None,
-                 window_from: int, metrics: NullMetrics, ahead_rpc: RpcClient | None = None):
+                 window_from: int, finalized: int | None, metrics: NullMetrics):
         super().__init__(name="fetcher", daemon=True)
-        self.config, self.rpc, self.lo, self.target = config, rpc, lo, target
-        self.ahead_rpc = ahead_rpc
-        self.prev_hash, self.window_from = prev_hash, window_from
+        self.config, self.rpc, self.pool, self.lo, self.target = config, rpc, pool, lo, target
+        self.prev_hash, self.window_from, self.finalized = prev_hash, window_from, finalized
         self.metrics = metrics
         self.next_block = dict(next_block)
         self.state, self.out, self.stop, self.sizer = state, out, stop, sizer
+        self.in_flight = max(1, config.sync.ranges_in_flight)
+        self._checkpoint = lo - 1  # the last block whose hash a batch gave (about)
 
     def _put(self, item) -> bool:
         while not self.stop.is_set():
@@ -182,92 +288,88 @@ class Fetcher(threading.Thread):
             return
         self._put(None)
 
-    def _fetch_ahead(self, lo: int, tokens: list[Token]) -> None:
-        """Deep in a backfill, ask for the next range's logs now, so that the node serves them
-        while this thread reads headers and decodes the current range."""
-        self._ahead = None
-        hi = min(lo + self.sizer.size - 1, self.target)
-        if self.ahead_rpc is None or lo > hi or hi >= self.window_from:
-            return
-        if any(self.next_block[t.symbol] > lo for t in tokens):
-            return  # a token joins in the next range: plain fetch
-        future: Future = Future()
+    def _submit(self, lo: int, hi: int) -> _Planned:
+        anchor = lo - self._checkpoint > CHECKPOINT_LAG_BLOCKS
+        # The lowest tokens are due from the walk's first block; the others join the walk at
+        # their own next block (the decoder drops their logs below it).
+        tokens = [t for t in self.config.enabled_tokens if self.next_block[t.symbol] <= hi]
+        future = self.pool.submit(
+            fetch_range, lo=lo, hi=hi, addresses=[t.address for t in tokens],
+            topics=all_topics(tokens), window_from=self.window_from, finalized=self.finalized,
+            header_batch=self.config.sync.header_batch, anchor=anchor)
+        if anchor:
+            self._checkpoint = hi  # one anchor per stretch, not one per range in flight
+        return _Planned(lo, hi, tokens, future)
 
-        def fetch() -> None:
+    def _result(self, planned: _Planned) -> RangeAnswer | None:
+        """The range's answer, waiting for it; None when a stop was asked for meanwhile."""
+        while not self.stop.is_set():
             try:
-                future.set_result(self.ahead_rpc.fetch_logs(lo, hi, [t.address for t in tokens],
-                                                            all_topics(tokens)))
-            except BaseException as exc:  # noqa: BLE001 - the plain fetch meets it again
-                future.set_exception(exc)
-
-        # A daemon thread: a request still in flight (retrying a slow provider) never holds up
-        # the exit after a stop.
-        threading.Thread(target=fetch, name="fetch-ahead", daemon=True).start()
-        self._ahead = (lo, hi, future)
-
-    def _take_ahead(self, cursor: int) -> tuple[int, list[dict]] | None:
-        """(hi, logs) fetched ahead for a range starting at `cursor`; None on any failure,
-        which the plain fetch of the same range then meets and handles."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is None:
-            return None
-        if ahead[0] != cursor:  # the plan changed (a split, a refetch): let it finish unused, so
-            ahead[2].exception()  # the next look-ahead never shares ahead_rpc with it
-            return None
-        try:
-            return ahead[1], ahead[2].result()
-        except Exception:  # noqa: BLE001 - refetched the plain way
-            return None
+                return planned.future.result(timeout=0.2)
+            except FutureTimeout:
+                continue
+        return None
 
     def _walk_ranges(self) -> None:
-        cursor, tokens = self.lo, self.config.enabled_tokens
-        self._last_hash: str | None = None
-        self._ahead = None
+        pending: deque[_Planned] = deque()
+        planned_to = self.lo - 1  # the last block of the last range planned
+        last_hash: str | None = self.prev_hash  # the stored hash of the block below the next range
         mismatches = 0
-        while cursor <= self.target and not self.stop.is_set():
-            ahead = self._take_ahead(cursor)
-            hi = ahead[0] if ahead else min(cursor + self.sizer.size - 1, self.target)
-            # The lowest tokens are always due at the cursor (they start the walk, and every
-            # range moves each due token to its end); the others join when the walk reaches them.
-            due = [t for t in tokens if self.next_block[t.symbol] <= hi]
-            if len(due) == len(tokens):
-                self._fetch_ahead(hi + 1, due)
+        # One range at a time until one went through: at the start, and after a refusal, while
+        # the provider's limit is being learnt (ranges planned in the meantime would be refused too).
+        careful = True
+        while not self.stop.is_set():
+            while len(pending) < (1 if careful else self.in_flight) and planned_to < self.target:
+                hi = min(planned_to + self.sizer.size, self.target)
+                pending.append(self._submit(planned_to + 1, hi))
+                planned_to = hi
+            if not pending:
+                return
+            head = pending[0]
             try:
-                batch = fetch_batch(
-                    self.rpc, cursor, hi, chain_id=self.config.chain.id, tokens=due,
-                    next_block=self.next_block, state=self.state,
-                    header_batch=self.config.sync.header_batch,
-                    prev_hash=self.prev_hash if cursor == self.lo else self._last_hash,
-                    window_from=self.window_from, raw_logs=ahead[1] if ahead else None,
-                )
+                answer = self._result(head)
+                if answer is None:
+                    return
+                batch = build_batch(
+                    answer, self.rpc, chain_id=self.config.chain.id, tokens=head.tokens,
+                    next_block=self.next_block, state=self.state, prev_hash=last_hash,
+                    window_from=self.window_from)
             except RangeTooLarge as exc:
-                span = hi - cursor + 1
+                pending.popleft()
+                span = head.hi - head.lo + 1
                 if span <= 1:
                     raise RpcError(
-                        f"the provider refuses eth_getLogs even for the single block {cursor}: "
+                        f"the provider refuses eth_getLogs even for the single block {head.lo}: "
                         f"{exc}; use an RPC endpoint with a higher log limit"
                     ) from None
-                log.info("range %d-%d too large (%s); splitting", cursor, hi, exc)
+                log.info("range %d-%d too large (%s); splitting", head.lo, head.hi, exc)
                 self.metrics.range_split()
-                self.sizer.after_too_large(cursor, span, exc.hint)
+                first = self.sizer.after_too_large(head.lo, span, exc)
+                for planned in pending:  # planned at the refused size: plan again from here
+                    planned.future.cancel()
+                pending.clear()
+                pending.append(self._submit(head.lo, head.lo + first - 1))
+                planned_to, careful = head.lo + first - 1, True
                 continue
             except HashMismatch as exc:
                 mismatches += 1
                 if mismatches >= HASH_MISMATCH_ATTEMPTS:
                     raise RpcError(
-                        f"blocks {cursor}-{hi}: {exc} (after {mismatches} attempts); the node "
-                        "is inconsistent or the chain is reorganising, try again later"
+                        f"blocks {head.lo}-{head.hi}: {exc} (after {mismatches} attempts); the "
+                        "node is inconsistent or the chain is reorganising, try again later"
                     ) from None
-                log.warning("blocks %d-%d: %s; refetching", cursor, hi, exc)
-                time.sleep(0.5 * mismatches)
+                log.warning("blocks %d-%d: %s; refetching", head.lo, head.hi, exc)
+                self.stop.wait(0.5 * mismatches)
+                pending[0] = self._submit(head.lo, head.hi)
                 continue
-            mismatches = 0
-            self._last_hash = batch.checkpoint.hash
-            self.sizer.after_result(hi - cursor + 1, len(batch.rows))
-            for t in due:
-                self.next_block[t.symbol] = hi + 1
+            pending.popleft()
+            mismatches, careful = 0, False
+            at_end = batch.checkpoint is not None and batch.checkpoint.number == head.hi
+            last_hash = batch.checkpoint.hash if at_end else None
+            if batch.checkpoint is not None:
+                self._checkpoint = max(self._checkpoint, batch.checkpoint.number)
+            self.sizer.after_result(head.hi - head.lo + 1, len(answer.logs))
+            for t in head.tokens:
+                self.next_block[t.symbol] = head.hi + 1
             if not self._put(batch):
                 return
-            cursor = hi + 1
-
-

@@ -21,7 +21,7 @@ from indexer.errors import IndexerError, ReorgTooDeep
 from indexer.metrics import NullMetrics
 from indexer.rpc import RpcClient, make_endpoints
 from indexer.sync.derive import DERIVE_LOGS, WRITE_ATTEMPTS, Deriver
-from indexer.sync.fetch import Batch, Fetcher, ReorgDetected
+from indexer.sync.fetch import Batch, Fetcher, FetchPool, ReorgDetected
 from indexer.sync.plan import RangeSizer
 from indexer.tokens import Token
 
@@ -73,8 +73,8 @@ class Syncer:
                 "backoff": rpc.backoff_seconds, "chain_id": self.config.chain.id,
                 "metrics": self.metrics}
         self.rpc = RpcClient(endpoints, **opts)
-        self.fetch_rpc = RpcClient(endpoints, **opts)
-        self.ahead_rpc = RpcClient(endpoints, **opts)
+        self.fetch_rpc = RpcClient(endpoints, **opts)  # the fetcher thread's own calls
+        self.pool = FetchPool(lambda: RpcClient(endpoints, **opts), self.config.sync.ranges_in_flight)
         self.sizer = RangeSizer(self.config.sync)
         self.summary = SyncSummary()
         self.reorgs: list[tuple[int, int]] = []  # (fork block, depth) of each rollback
@@ -125,7 +125,8 @@ class Syncer:
                     raise IndexerError(f"PostgreSQL keeps failing: {str(exc).strip()[:200]}") from None
                 self._reconnect(exc)
                 cps = store.load_checkpoints(self.conn, chain_id)
-                if all(t in cps and cps[t].block_number >= batch.to_block for t in batch.tokens):
+                done = batch.checkpoint.number
+                if all(t in cps and cps[t].block_number >= done for t in batch.tokens):
                     return  # the commit reached the server before the connection dropped
 
     def _load_positions(self) -> tuple[dict[str, int], dict[str, str | None], DecodeState]:
@@ -243,14 +244,14 @@ class Syncer:
             self.summary.stopped = self.stop.is_set()
             return self.summary
         finally:
-            clients = (self.rpc, self.fetch_rpc, self.ahead_rpc)
+            clients = (self.rpc, self.fetch_rpc, *self.pool.clients)
             self.summary.rpc_requests = sum(c.stats.requests for c in clients)
             self.summary.rpc_retries = sum(c.stats.retries for c in clients)
             if self.conn is not None:
                 self.conn.close()
             self.rpc.close()
             self.fetch_rpc.close()
-            self.ahead_rpc.close()
+            self.pool.close()
 
     def _ensure_indexes(self) -> None:
         """The per-address indexes exist whenever the sync is near the head (a rollback uses them)."""
@@ -323,14 +324,14 @@ class Syncer:
         out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
         fetch_stop = threading.Event()
         window_from = head - self.config.sync.reorg_window + 1
-        fetcher = Fetcher(self.config, self.fetch_rpc, lo, target, next_block, state, out,
-                          fetch_stop, self.sizer, prev_hash, window_from, self.metrics,
-                          ahead_rpc=self.ahead_rpc)
+        fetcher = Fetcher(self.config, self.fetch_rpc, self.pool, lo, target, next_block, state,
+                          out, fetch_stop, self.sizer, prev_hash, window_from, self.finalized,
+                          self.metrics)
         fetcher.start()
         derivers = [Deriver(self, t.symbol) for t in self.config.enabled_tokens]
         for deriver in derivers:
             deriver.start()
-        last = time.monotonic()
+        last = started = time.monotonic()
         try:
             while True:
                 if self.stop.is_set():
@@ -345,12 +346,14 @@ class Syncer:
                 if isinstance(item, BaseException):
                     raise item
                 batch: Batch = item
-                self._write(batch)
-                for deriver in derivers:
-                    deriver.committed(batch.tokens, batch.to_block)
                 now = time.monotonic()
-                self._db(store.record_batch_seconds, self.config.chain.id, batch.tokens,
-                         batch.to_block, now - last)
+                if batch.checkpoint is not None:  # else: no log, no known hash, nothing to store
+                    self._write(batch)
+                    for deriver in derivers:
+                        deriver.committed(batch.tokens, batch.checkpoint.number)
+                    now = time.monotonic()
+                    self._db(store.record_batch_seconds, self.config.chain.id, batch.tokens,
+                             batch.checkpoint.number, now - last)
                 n = len(batch.rows)
                 rate = n / (now - last) if now > last else 0.0
                 self.metrics.batch(batch.tokens, batch.to_block - batch.from_block + 1,
@@ -361,8 +364,9 @@ class Syncer:
                 s.events += n
                 s.blocks += batch.to_block - batch.from_block + 1
                 s.last_block = batch.to_block
-                log.info("blocks %d-%d: %d events, %.0f events/s", batch.from_block,
-                         batch.to_block, n, rate)
+                log.info("blocks %d-%d: %d events, %.0f events/s, %s", batch.from_block,
+                         batch.to_block, n, rate,
+                         eta(batch.to_block - lo + 1, total, now - started))
                 if self.on_progress:
                     self.on_progress(batch.to_block - lo + 1, total, n)
         except BaseException as exc:
@@ -378,6 +382,19 @@ class Syncer:
                 deriver.close()
         for deriver in derivers:
             deriver.raise_error()
+
+
+def eta(done: int, total: int, seconds: float) -> str:
+    """Time left at the pace so far ('ETA 1h02m', 'done'): the provider's pace, whatever
+    paces it (round trips, a rate or credit budget, the node)."""
+    if done >= total:
+        return "done"
+    if done <= 0 or seconds <= 0:
+        return "ETA ?"
+    left = int((total - done) * seconds / done)
+    if left >= 3600:
+        return f"ETA {left // 3600}h{left % 3600 // 60:02d}m"
+    return f"ETA {left // 60}m{left % 60:02d}s" if left >= 60 else f"ETA {left}s"
 
 
 def install_signal_handlers(stop: threading.Event) -> None:

@@ -245,3 +245,23 @@ def test_postgres_down_at_start_and_restarted_mid_sync(chain, tmp_path, tmp_path
         if proc.poll() is None:
             proc.kill()
         pgserver.stop(data_dir)
+
+
+@pytest.mark.parametrize("code, message, most_refusals", [
+    (-32614, "eth_getLogs is limited to a 20 range", 1),  # QuickNode-style: the limit stated
+    (-32600, "block range is too wide", 3),  # Ankr/public-style: no number given: 100, 50, 25
+], ids=["stated", "unstated"])
+def test_a_range_limit_is_learnt_once_and_sticks(chain, tmp_path, database_url, database_factory,
+                                                 code, message, most_refusals):
+    long_chain(chain, rounds=8, gap=80)
+    reference = reference_run(chain, tmp_path, database_factory)
+    with FaultProxy(chain.anvil.url, seed=1, rate=0.0, range_limit=(20, code, message)) as proxy:
+        path = tmp_path / "limited.toml"
+        path.write_text(faulty_config(chain, database_url, proxy.url, batch_blocks=100))
+        result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert dump_tables(database_url) == reference
+    ranges = proxy.calls["eth_getLogs"] - proxy.refused
+    assert ranges > 30
+    # Refused while the limit is found (one range at a time meanwhile), never after.
+    assert proxy.refused == most_refusals, (proxy.refused, ranges)

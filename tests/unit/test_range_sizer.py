@@ -6,7 +6,9 @@ import pytest
 
 from indexer.config import SyncConfig
 from indexer.rpc import parse_range_hint
-from indexer.sync import CEILING_MEMORY, RangeSizer
+from indexer.rpc import RangeTooLarge
+from indexer.sync import RangeSizer
+from indexer.sync.plan import PROBE_AFTER
 
 
 def sizer(batch=1_000, lo=1, hi=100_000, target=10_000) -> RangeSizer:
@@ -15,8 +17,18 @@ def sizer(batch=1_000, lo=1, hi=100_000, target=10_000) -> RangeSizer:
 
 
 def next_range(s: RangeSizer, cursor: int) -> tuple[int, int]:
-    """The range the fetcher asks for next from `cursor` (sync.Fetcher._walk)."""
+    """The range the fetcher asks for next from `cursor` (sync.Fetcher._walk_ranges)."""
     return cursor, cursor + s.size - 1
+
+
+def results(hint=None) -> RangeTooLarge:
+    """A refusal for too many results (Infura's 10,000 logs, Alchemy's response size)."""
+    return RangeTooLarge("too many results", hint)
+
+
+def blocks(limit=None) -> RangeTooLarge:
+    """A refusal for too many blocks (QuickNode's 10,000-block range, a public endpoint's 50)."""
+    return RangeTooLarge("range too wide", about_span=True, span_limit=limit)
 
 
 def test_first_range_is_batch_blocks():
@@ -72,7 +84,7 @@ def test_shrink_never_goes_below_min_batch_blocks():
 def test_too_large_halves_so_next_range_is_from_to_mid():
     s = sizer(batch=1_000)
     lo, hi = 100, 1_099
-    s.after_too_large(lo, hi - lo + 1, None)
+    assert s.after_too_large(lo, hi - lo + 1, results()) == 500
     mid = (lo + hi) // 2
     assert s.size == 500
     assert next_range(s, lo) == (lo, mid) == (100, 599)
@@ -81,7 +93,7 @@ def test_too_large_halves_so_next_range_is_from_to_mid():
 
 def test_too_large_follows_hint_starting_at_the_same_block():
     s = sizer(batch=1_000)
-    s.after_too_large(100, 1_000, (100, 349))
+    assert s.after_too_large(100, 1_000, results((100, 349))) == 250
     assert s.size == 250
     assert next_range(s, 100) == (100, 349)
 
@@ -90,7 +102,7 @@ def test_too_large_follows_alchemy_inverted_hint_once_parsed():
     hint = parse_range_hint("this block range should work: [0x15d, 0x64]")
     assert hint == (100, 349)
     s = sizer(batch=1_000)
-    s.after_too_large(100, 1_000, hint)
+    s.after_too_large(100, 1_000, results(hint))
     assert next_range(s, 100) == (100, 349)
 
 
@@ -98,71 +110,77 @@ def test_too_large_follows_alchemy_inverted_hint_once_parsed():
                          ids=["starts-before", "starts-after", "same-size", "larger"])
 def test_too_large_ignores_hint_that_does_not_shrink_from_the_same_block(hint):
     s = sizer(batch=1_000)
-    s.after_too_large(100, 1_000, hint)
+    assert s.after_too_large(100, 1_000, results(hint)) == 500
     assert s.size == 500
 
 
 def test_too_large_ignores_raw_inverted_hint():
     s = sizer(batch=1_000)
-    s.after_too_large(100, 1_000, (100, 40))
+    s.after_too_large(100, 1_000, results((100, 40)))
     assert s.size == 500
 
 
 def test_too_large_never_goes_below_min_batch_blocks():
     s = sizer(batch=100, lo=64)
-    s.after_too_large(0, 100, None)
+    s.after_too_large(0, 100, blocks())
     assert s.size == 64
-    s.after_too_large(0, 64, (0, 9))
+    s.after_too_large(0, 64, results((0, 9)))
     assert s.size == 64
     assert s.ceiling == 64
 
 
 def test_too_large_on_a_single_block_keeps_size_and_ceiling_at_one():
     s = sizer(batch=1, lo=1)
-    s.after_too_large(7, 1, None)
+    assert s.after_too_large(7, 1, blocks()) == 1
     assert (s.size, s.ceiling) == (1, 1)
 
 
-def test_growth_after_refusal_stays_below_the_refused_span():
+def test_too_many_results_shrink_the_range_but_set_no_ceiling():
     s = sizer(batch=1_000)
-    s.after_too_large(0, 1_000, None)
-    assert (s.size, s.ceiling) == (500, 999)
-    s.after_result(500, 0)
-    assert s.size == 999
-    s.after_result(999, 0)
-    assert s.size == 999
-
-
-def test_ceiling_is_forgotten_after_ceiling_memory_good_results():
-    s = sizer(batch=1_000)
-    s.after_too_large(0, 1_000, None)
-    for _ in range(CEILING_MEMORY - 1):
-        s.after_result(s.size, 0)
-    assert (s.size, s.ceiling) == (999, 999)
-    s.after_result(s.size, 0)
-    assert (s.size, s.ceiling) == (1_998, 100_000)
-    assert CEILING_MEMORY == 50
-
-
-def test_new_refusal_restarts_the_ceiling_memory():
-    s = sizer(batch=1_000)
-    s.after_too_large(0, 1_000, None)
-    for _ in range(CEILING_MEMORY - 1):
-        s.after_result(s.size, 0)
-    s.after_too_large(0, 999, None)
-    assert (s.size, s.ceiling) == (499, 998)
-    for _ in range(CEILING_MEMORY - 1):
-        s.after_result(s.size, 0)
-    assert (s.size, s.ceiling) == (998, 998)
-    s.after_result(s.size, 0)
-    assert (s.size, s.ceiling) == (1_996, 100_000)
-
-
-def test_dense_results_count_towards_forgetting_the_ceiling():
-    s = sizer(batch=1_000)
-    s.after_too_large(0, 1_000, None)
-    for _ in range(CEILING_MEMORY - 1):
-        s.after_result(s.size, 7_000)  # between target/2 and target: size holds
-    assert (s.size, s.ceiling) == (500, 999)
-    s.after_result(s.size, 7_000)
+    s.after_too_large(0, 1_000, results())
     assert (s.size, s.ceiling) == (500, 100_000)
+    for expected in (1_000, 2_000, 4_000):
+        s.after_result(s.size, 0)
+        assert s.size == expected  # a sparse stretch grows past the refused span
+
+
+def test_a_stated_span_limit_is_the_ceiling_from_then_on():
+    s = sizer(batch=1_000)
+    for _ in range(4):
+        s.after_result(s.size, 0)
+    assert s.size == 16_000
+    assert s.after_too_large(0, 16_000, blocks(limit=10_000)) == 10_000
+    assert (s.size, s.ceiling) == (10_000, 10_000)
+    for _ in range(10 * PROBE_AFTER):
+        s.after_result(s.size, 0)
+        assert s.size == 10_000  # never refused again: no probe above a stated limit
+
+
+def test_a_span_refusal_without_a_limit_sets_half_the_span_and_sticks():
+    # A public endpoint that allows 50 blocks and says only "block range is too wide".
+    s = sizer(batch=100)
+    assert s.after_too_large(0, 100, blocks()) == 50
+    assert (s.size, s.ceiling) == (50, 50)
+    sizes = set()
+    for _ in range(PROBE_AFTER - 1):
+        s.after_result(s.size, 0)
+        sizes.add(s.size)
+    assert sizes == {50}  # no growth past the ceiling, so no refusal after refusal
+
+
+def test_the_ceiling_is_probed_rarely_and_less_often_after_each_refused_probe():
+    s = sizer(batch=100)
+    s.after_too_large(0, 100, blocks())  # ceiling 50, refused at 100
+    for _ in range(PROBE_AFTER):
+        s.after_result(s.size, 0)
+    assert s.size == 75  # one probe halfway to the refused span
+    s.after_too_large(0, 75, blocks())  # refused: the ceiling stands
+    assert (s.size, s.ceiling, s.refused) == (50, 50, 75)
+    for _ in range(PROBE_AFTER):
+        s.after_result(s.size, 0)
+    assert s.size == 50  # the next probe waits twice as long
+    for _ in range(PROBE_AFTER):
+        s.after_result(s.size, 0)
+    assert s.size == 62
+    s.after_result(62, 0)  # the probe went through: the ceiling rises to it
+    assert (s.size, s.ceiling) == (62, 62)

@@ -70,22 +70,24 @@ def _classify(code, message, data=None):
     return classify_error(error)
 
 
-@pytest.mark.parametrize("code,message,hint", [
-    (-32005, INFURA_RESULTS, (0x1298A8B, 0x12992A0)),
-    (-32602, ALCHEMY_INVERTED, (0x10d4a00, 0x10d4f2e)),
-    (-32000, LLAMARPC, (18_000_000, 18_000_499)),
-    (-32005, "query returned more than 10000 results", None),
-    (-32602, "range 1000000 exceeds limit of 10000", None),
-    (-32614, "eth_getLogs is limited to a 10,000 range", None),
-    (-32000, "Block range limit exceeded.", None),
-    (-32600, "block range is too wide", None),
-    (-32000, "eth_getLogs is limited to 1024 block range", None),
+# (code, message, hint, about the span (not the results), the span limit it states)
+@pytest.mark.parametrize("code,message,hint,about_span,span_limit", [
+    (-32005, INFURA_RESULTS, (0x1298A8B, 0x12992A0), False, None),
+    (-32602, ALCHEMY_INVERTED, (0x10d4a00, 0x10d4f2e), False, None),
+    (-32000, LLAMARPC, (18_000_000, 18_000_499), False, None),
+    (-32005, "query returned more than 10000 results", None, False, None),
+    (-32602, "range 1000000 exceeds limit of 10000", None, True, 10_000),
+    (-32614, "eth_getLogs is limited to a 10,000 range", None, True, 10_000),
+    (-32000, "Block range limit exceeded.", None, True, None),
+    (-32600, "block range is too wide", None, True, None),
+    (-32000, "eth_getLogs is limited to 1024 block range", None, True, 1024),
 ], ids=["infura-results", "alchemy", "llamarpc", "infura-no-hint", "infura-range", "quicknode",
         "chainstack", "ankr", "blockpi"])
-def test_provider_range_limit_is_range_too_large(code, message, hint):
+def test_provider_range_limit_is_range_too_large(code, message, hint, about_span, span_limit):
     exc = _classify(code, message)
     assert type(exc) is RangeTooLarge
     assert exc.hint == hint
+    assert (exc.about_span, exc.span_limit) == (about_span, span_limit)
     assert str(exc) == f"{code}: {message}"
 
 
