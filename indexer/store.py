@@ -155,6 +155,7 @@ def write_batch(
     rows_from: int | None = None,
     events_by_token: dict[str, int] | None = None,
     finalized: int | None = None,
+    estimated: Sequence[int] = (),
 ) -> None:
     """Store one batch and move the checkpoints of `checkpoint_tokens` to `checkpoint`, atomically.
 
@@ -164,7 +165,8 @@ def write_batch(
     the checkpoint on the chain that holds that finalized block, so every stored row up to
     both is final (mark_final_seen). The rows of the blocks the checkpoints leave are dropped
     unless a log, another checkpoint or the reorg window (blocks from `window_from` on) still
-    needs them, so `blocks` holds the same rows whatever the batch boundaries were.
+    needs them, so `blocks` holds the same rows whatever the batch boundaries were. `estimated`:
+    the blocks whose time in the rows is an estimate inside its exact UTC day (estimated_times).
     """
     with conn.transaction():
         with conn.cursor() as cur:
@@ -219,6 +221,12 @@ def write_batch(
                 )
             if finalized is not None:
                 mark_final_seen(conn, chain_id, min(finalized, checkpoint.number))
+            if estimated:
+                cur.execute(
+                    """INSERT INTO estimated_times (chain_id, block_number)
+                       SELECT %s, unnest(%s::bigint[]) ON CONFLICT DO NOTHING""",
+                    (chain_id, list(estimated)),
+                )
 
 
 def add_derived(cur: psycopg.Cursor, chain_id: int, token: str, lo: int, hi: int) -> None:
@@ -341,6 +349,8 @@ def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash
             "DELETE FROM logs WHERE chain_id = %s AND block_number > %s", (chain_id, ancestor)
         ).rowcount
         conn.execute("DELETE FROM blocks WHERE chain_id = %s AND number > %s", (chain_id, ancestor))
+        conn.execute("DELETE FROM estimated_times WHERE chain_id = %s AND block_number > %s",
+                     (chain_id, ancestor))
         conn.execute(
             """UPDATE checkpoints SET block_number = %s, block_hash = %s, updated_at = now()
                WHERE chain_id = %s AND block_number > %s""",

@@ -14,6 +14,12 @@ from dataclasses import dataclass
 MAINNET_CHAIN_ID = 1
 ZERO_ADDRESS = "0x" + "00" * 20
 
+# Per chain id: (first block, seconds) from which every block sits in a slot of fixed length
+# (Ethereum's proof of stake since the merge, block 15,537,394: 12 s). Between two blocks
+# whose times are exactly that many slots apart no slot was missed, so every block between
+# has a known time: a + 12 s per block.
+FIXED_SLOTS: dict[int, tuple[int, int]] = {MAINNET_CHAIN_ID: (15_537_394, 12)}
+
 
 @dataclass(frozen=True, slots=True)
 class EventSpec:

@@ -12,7 +12,8 @@ import threading
 from collections import deque
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, field
 from typing import Callable
 
 from indexer import proxies
@@ -23,7 +24,7 @@ from indexer.metrics import NullMetrics
 from indexer.rpc import RangeTooLarge, RpcClient
 from indexer.store import Header
 from indexer.sync.plan import RangeSizer
-from indexer.tokens import Token, all_topics
+from indexer.tokens import FIXED_SLOTS, Token, all_topics
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Batch:
     tokens: tuple[str, ...]
     window_from: int
     events_by_token: dict[str, int]
+    estimated: list[int] = field(default_factory=list)  # blocks whose stored time is an estimate
 
 
 @dataclass(slots=True)
@@ -73,6 +75,9 @@ class RangeAnswer:
     logs: list[dict]
     headers: dict[int, dict]
     hash_before: str | None
+    # Deep, without blockTimestamp: the time of each log block without a header, and whether
+    # it is exact (else an estimate inside the block's UTC day, which is exact): date_blocks.
+    times: dict[int, tuple[int, bool]] = field(default_factory=dict)
 
 
 def _header(raw: dict) -> Header:
@@ -102,9 +107,50 @@ def is_deep(hi: int, window_from: int, finalized: int | None) -> bool:
     return hi < window_from and (finalized is None or hi <= finalized)
 
 
+DAY = 86_400
+
+
+def date_blocks(rpc: RpcClient, lo: int, hi: int, blocks: list[int], *,
+                slots: tuple[int, int] | None) -> tuple[dict[int, dict], dict[int, tuple[int, bool]]]:
+    """The UTC day of each of `blocks` (sorted, inside [lo, hi]) exactly, from few headers.
+
+    The headers of lo and hi come first. Between two blocks whose days are the same every block
+    has that day, and a time interpolated between them (exact where `slots` says no slot was
+    missed between them). Where the days differ, the block with a log nearest to where the
+    midnight should fall is asked for, and each side is dated again: a day boundary costs a
+    few headers (each one an exact time), not one header per block with a log.
+    Returns the headers fetched and (time, exact) for the other blocks.
+    """
+    fetched = rpc.fetch_headers(sorted({lo, hi}), chunk=2)
+    stamp = {n: int(h["timestamp"], 16) for n, h in fetched.items()}
+    times: dict[int, tuple[int, bool]] = {}
+    todo = [(lo, hi, [n for n in blocks if n not in stamp])]
+    while todo:
+        a, b, inside = todo.pop()
+        if not inside:
+            continue
+        ta, tb = stamp[a], stamp[b]
+        if ta // DAY == tb // DAY:
+            exact = slots is not None and a >= slots[0] and tb - ta == slots[1] * (b - a)
+            for n in inside:
+                times[n] = (ta + (tb - ta) * (n - a) // (b - a), exact)
+            continue
+        midnight = (ta // DAY + 1) * DAY
+        guess = a + (midnight - ta) * (b - a) / (tb - ta)
+        i = min(bisect_left(inside, guess), len(inside) - 1)
+        if i > 0 and guess - inside[i - 1] < inside[i] - guess:
+            i -= 1
+        probe = inside[i]
+        fetched.update(rpc.fetch_headers([probe], chunk=1))
+        stamp[probe] = int(fetched[probe]["timestamp"], 16)
+        todo.append((a, probe, inside[:i]))
+        todo.append((probe, b, inside[i + 1:]))
+    return fetched, times
+
+
 def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topics: list[str],
                 window_from: int, finalized: int | None, header_batch: int,
-                anchor: bool = False) -> RangeAnswer:
+                anchor: bool = False, slots: tuple[int, int] | None = None) -> RangeAnswer:
     """All the node's answers one range needs (runs on a pool thread, several side by side).
 
     Near the head (blocks from `window_from` on) the range's last block is read before
@@ -112,7 +158,8 @@ def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topic
     blocks with logs (their times), of `lo` (it must build on the block stored below) and of
     `hi` (the checkpoint) — except deep in final history when the logs carry blockTimestamp:
     then no header at all, unless `anchor` asks for `hi`'s (a checkpoint far behind, after
-    ranges without logs, moves up to it).
+    ranges without logs, moves up to it); deep without blockTimestamp, only the few headers
+    that give every log its exact UTC day (date_blocks).
     """
     near_head = hi >= window_from
     hash_before = None
@@ -125,9 +172,12 @@ def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topic
     numbers = {int(entry["blockNumber"], 16) for entry in logs}
     if any(n < lo or n > hi for n in numbers):
         raise HashMismatch(f"node returned logs outside {lo}-{hi}")
-    if is_deep(hi, window_from, finalized) and _stamps(logs) is not None:
-        headers = rpc.fetch_headers([hi], chunk=1) if anchor else {}
-        return RangeAnswer(lo, hi, logs, headers, None)
+    if is_deep(hi, window_from, finalized):
+        if _stamps(logs) is not None:
+            headers = rpc.fetch_headers([hi], chunk=1) if anchor else {}
+            return RangeAnswer(lo, hi, logs, headers, None)
+        headers, times = date_blocks(rpc, lo, hi, sorted(numbers), slots=slots)
+        return RangeAnswer(lo, hi, logs, headers, None, times)
     numbers.update((lo, hi))
     if near_head:
         numbers.update(range(max(lo, window_from), hi + 1))
@@ -157,12 +207,18 @@ def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int, tokens: l
             if headers[n].parent_hash != headers[n - 1].hash:
                 raise HashMismatch(f"headers {n - 1} and {n} do not link")
     fetched = set(headers)
+    estimated = set()
     for entry in raw_logs:
         n = int(entry["blockNumber"], 16)
         header = headers.get(n)
         if header is None:  # deep, no header asked for: the block as its logs describe it
-            headers[n] = Header(n, entry["blockHash"], None,
-                                format_time(int(entry["blockTimestamp"], 16)))
+            if n in answer.times:
+                stamp, exact = answer.times[n]
+                if not exact:
+                    estimated.add(n)
+            else:
+                stamp = int(entry["blockTimestamp"], 16)
+            headers[n] = Header(n, entry["blockHash"], None, format_time(stamp))
         elif entry["blockHash"] != header.hash:
             what = "header" if n in fetched else "another log of the block"
             raise HashMismatch(f"log in block {n} has blockHash {entry['blockHash']}, "
@@ -200,6 +256,7 @@ def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int, tokens: l
         tokens=tuple(t.symbol for t in tokens),
         window_from=window_from,
         events_by_token=_count_by_token(rows),
+        estimated=sorted(estimated),
     )
 
 
@@ -296,7 +353,8 @@ class Fetcher(threading.Thread):
         future = self.pool.submit(
             fetch_range, lo=lo, hi=hi, addresses=[t.address for t in tokens],
             topics=all_topics(tokens), window_from=self.window_from, finalized=self.finalized,
-            header_batch=self.config.sync.header_batch, anchor=anchor)
+            header_batch=self.config.sync.header_batch, anchor=anchor,
+            slots=FIXED_SLOTS.get(self.config.chain.id))
         if anchor:
             self._checkpoint = hi  # one anchor per stretch, not one per range in flight
         return _Planned(lo, hi, tokens, future)

@@ -118,7 +118,7 @@ class Syncer:
             try:
                 store.write_batch(self.conn, chain_id, batch.rows, batch.headers, batch.tokens,
                                   batch.checkpoint, batch.window_from, batch.from_block,
-                                  batch.events_by_token, self.finalized)
+                                  batch.events_by_token, self.finalized, batch.estimated)
                 return
             except store.CONNECTION_ERRORS as exc:
                 if attempt == WRITE_ATTEMPTS:

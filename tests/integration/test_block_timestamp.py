@@ -39,21 +39,61 @@ def test_deep_log_blocks_need_no_header_when_logs_carry_their_time(chain, tmp_pa
                                                                    database_factory):
     history_with_a_deep_part(chain)
     head = chain.w3.eth.block_number
-    stamped, stripped = database_factory(), database_factory()
+    stamped, full = database_factory(), database_factory()
     with_stamps = sync_via(chain, stamped, tmp_path, "stamped")
-    without = sync_via(chain, stripped, tmp_path, "stripped", strip_block_timestamp=True)
 
     times = log_times(stamped)
     deep = {n for n in times if n < head - 128}
     assert len(deep) > 20
     for n, stored in times.items():  # exact: the chain's own timestamps
         assert stored.timestamp() == chain.w3.eth.get_block(n).timestamp, n
-    assert log_times(stripped) == times
-    # With blockTimestamp no deep log block's header was asked for; without, each one was.
+    # No deep log block's header was asked for (only the reorg window's and the polls').
     assert not deep & set(with_stamps.blocks_asked)
-    assert deep <= set(without.blocks_asked)
-    assert with_stamps.calls["eth_getBlockByNumber"] < without.calls["eth_getBlockByNumber"] - len(deep)
+    assert with_stamps.calls["eth_getBlockByNumber"] < 150
+
+    # The same rows as a sync that reads every header (all blocks in its reorg window).
+    path = tmp_path / "full.toml"
+    path.write_text(chain.config_toml(full, reorg_window=1000))
+    result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 0, result.output
+    a, b = dump_tables(stamped), dump_tables(full)
+    a.pop("blocks"), b.pop("blocks")  # the window's rows differ: that is the point
+    assert a == b
+
+
+def test_without_block_timestamp_each_log_gets_its_exact_day_from_few_headers(
+        chain, tmp_path, database_factory):
+    # Blocks 3 h 17 min apart: the history's logs fall on many days, several to a day.
+    chain.anvil.rpc("anvil_setBlockTimestampInterval", [3 * 3600 + 17 * 60])
+    chain.script_history()
+    chain.script_more()
+    chain.script_more()
+    chain.anvil.rpc("anvil_removeBlockTimestampInterval")
+    chain.anvil.rpc("anvil_mine", [hex(300)])
+    head = chain.w3.eth.block_number
+    stamped, stripped = database_factory(), database_factory()
+    sync_via(chain, stamped, tmp_path, "stamped")
+    without = sync_via(chain, stripped, tmp_path, "stripped", strip_block_timestamp=True)
+
+    truth = {n: chain.w3.eth.get_block(n).timestamp for n in log_times(stamped)}
+    deep = {n for n in truth if n < head - 128}
+    assert len({t // 86400 for t in truth.values()}) >= 5 and len(deep) == len(truth)
+    with psycopg.connect(stripped) as conn:
+        estimated = {r[0] for r in conn.execute("SELECT block_number FROM estimated_times")}
+    times = log_times(stripped)
+    for n, stored in times.items():
+        if n in estimated:  # an estimate, inside the block's own UTC day
+            assert int(stored.timestamp()) // 86400 == truth[n] // 86400, n
+        else:
+            assert int(stored.timestamp()) == truth[n], n
+    assert estimated and len(estimated) > len(deep) // 2
+    asked = deep & set(without.blocks_asked)
+    assert len(asked) < len(deep) // 2  # a few per day boundary, not one per block with a log
 
     a, b = dump_tables(stamped), dump_tables(stripped)
-    assert a.pop("blocks") == b.pop("blocks")  # the same rows, whichever way they were made
-    assert a == b
+    for table in ("daily_stats", "period_uniques", "token_totals", "checkpoints", "tokens"):
+        assert a[table] == b[table], table  # every day-bucketed figure is exact
+    time_at = {c: i for i, c in enumerate(("chain_id", "block_number", "log_index", "token",
+                                           "block_hash", "block_time"))}["block_time"]
+    assert [r[:time_at] + r[time_at + 1:] for r in a["logs"]] == \
+        [r[:time_at] + r[time_at + 1:] for r in b["logs"]]

@@ -1,5 +1,5 @@
-"""blocks.parent_hash may be NULL: rows made from logs with blockTimestamp, deep in final
-history, where no header was fetched.
+"""Block times from logs and from few headers: blocks.parent_hash may be NULL (below the
+reorg window), and estimated_times lists the blocks whose stored time is an estimate.
 
 Revision ID: 0009
 Revises: 0008
@@ -18,10 +18,11 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 
 def upgrade() -> None:
-    op.execute((SQL_DIR / "0009_blocks_from_logs.sql").read_text())
+    op.execute((SQL_DIR / "0009_block_times.sql").read_text())
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE estimated_times")
     # Rows without a parent hash cannot be kept under the old constraint; their logs stay, and
     # the sync fetches the headers it needs again.
     op.execute("DELETE FROM blocks WHERE parent_hash IS NULL")
