@@ -125,6 +125,7 @@ class FaultProxy:
         self.refused = 0  # eth_getLogs refused by range_limit
         self.calls: collections.Counter = collections.Counter()  # JSON-RPC calls by method, batch items too
         self.blocks_asked: collections.Counter = collections.Counter()  # eth_getBlockByNumber by number
+        self.tags_asked: collections.Counter = collections.Counter()  # ... by tag ("finalized", ...)
         self.counts: collections.Counter = collections.Counter()
         self.events: list[tuple[str, str]] = []  # (fault, method) for every injected fault
         self.decisions: list[str] = []  # fault name or "forwarded", per JSON request, in order
@@ -360,8 +361,11 @@ class FaultProxy:
                 self.calls[method] += 1
                 params = call.get("params")
                 if method == "eth_getBlockByNumber" and isinstance(params, list) and params \
-                        and isinstance(params[0], str) and params[0].startswith("0x"):
-                    self.blocks_asked[int(params[0], 16)] += 1
+                        and isinstance(params[0], str):
+                    if params[0].startswith("0x"):
+                        self.blocks_asked[int(params[0], 16)] += 1
+                    else:
+                        self.tags_asked[params[0]] += 1
 
     @staticmethod
     def _without_block_timestamps(body: bytes) -> bytes:

@@ -46,6 +46,9 @@ class SyncSummary:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
+# The node's safe and finalized blocks are read with the head at most this often (finality
+# itself moves every 6.4 minutes on mainnet).
+FINALITY_POLL_SECONDS = 60.0
 # A reorg suspicion is re-checked after this pause before anything is rolled back, so a
 # load-balanced node answering from an older view cannot make us delete good rows.
 REORG_RECHECK_SECONDS = 1.0
@@ -78,7 +81,10 @@ class Syncer:
         self.sizer = RangeSizer(self.config.sync)
         self.summary = SyncSummary()
         self.reorgs: list[tuple[int, int]] = []  # (fork block, depth) of each rollback
-        self.finalized: int | None = None  # the node's finalized block at the last head poll
+        self.finalized: int | None = None  # the node's finalized block at the last read of it
+        self.safe: int | None = None
+        self._finality_at: float | None = None  # time.monotonic() of that read
+        self._finality_head = 0  # the head at that read
         # Whether an implementation emits fee legs, by address; shared with the fetcher's
         # DecodeState, which adds those its ranges' Upgraded logs name.
         self.implementation_fee_legs: dict[str, bool] = {}
@@ -181,10 +187,9 @@ class Syncer:
             started = time.monotonic()
             target_once = None
             while not self.stop.is_set():
-                head, safe, finalized = self.rpc.fetch_chain_head()
+                head, safe, finalized = self._poll_head()
                 self.metrics.head(head, finalized)
                 self._db(store.save_chain_head, cfg.chain.id, head, safe, finalized)
-                self.finalized = finalized
                 target = head - cfg.sync.confirmations
                 if once:
                     target_once = target if target_once is None else target_once
@@ -252,6 +257,20 @@ class Syncer:
             self.rpc.close()
             self.fetch_rpc.close()
             self.pool.close()
+
+    def _poll_head(self) -> tuple[int, int | None, int | None]:
+        """(head, safe, finalized). The safe and finalized tags are read with the head at most
+        once per FINALITY_POLL_SECONDS, and whenever the head has moved a reorg window since:
+        finality moves every 6.4 minutes, and reading it at every poll tripled what a poll
+        costs (a provider bills each call). Older values are only ever lower: safe to use."""
+        now = time.monotonic()
+        if self._finality_at is not None and now - self._finality_at < FINALITY_POLL_SECONDS:
+            head = self.rpc.fetch_block_number()
+            if head - self._finality_head < self.config.sync.reorg_window:
+                return head, self.safe, self.finalized
+        head, self.safe, self.finalized = self.rpc.fetch_chain_head()
+        self._finality_at, self._finality_head = time.monotonic(), head
+        return head, self.safe, self.finalized
 
     def _ensure_indexes(self) -> None:
         """The per-address indexes exist whenever the sync is near the head (a rollback uses them)."""

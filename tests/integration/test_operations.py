@@ -232,3 +232,23 @@ def test_json_logs_parse_line_by_line(chain, tmp_path, database_url):
     assert all(set(e) >= {"time", "level", "logger", "message"} for e in entries)
     assert any(e["message"].startswith("blocks ") and "events/s" in e["message"] for e in entries)
     assert entries[-1]["message"].startswith("done: ")
+
+
+def test_following_the_head_reads_finality_once_a_minute_not_at_every_poll(chain, tmp_path,
+                                                                          database_url):
+    chain.script_history()
+    with FaultProxy(chain.anvil.url, seed=1, rate=0.0) as proxy:
+        path = tmp_path / "c.toml"
+        path.write_text(chain.config_toml(database_url, poll_interval=0.1).replace(
+            f'url = "{chain.anvil.url}"', f'url = "{proxy.url}"'))
+        proc = start_sync(path, tmp_path / "sync.log")
+        try:
+            deadline = time.monotonic() + 30
+            while proxy.calls["eth_blockNumber"] < 40:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+    # Every poll reads the head; the safe and finalized blocks only at the first (within 60 s).
+    assert proxy.tags_asked["finalized"] == proxy.tags_asked["safe"] == 1, proxy.tags_asked
