@@ -1,0 +1,314 @@
+"""JSON-RPC methods over the synthetic history: what an archive node answers, with no limits.
+
+eth_chainId (0x1), net_version, eth_blockNumber (the head), eth_getBlockByNumber (by number
+or by the tags latest/pending, safe = head - 32, finalized = head - 64, earliest; with or
+without full transactions), eth_getLogs (fromBlock/toBlock/address/topics, in the shape
+anvil returns, optionally with blockTimestamp), eth_call (totalSupply, balanceOf, decimals,
+symbol, name, and PAXG's feeRecipient/feeRate at any block, from the ledger). Everything else
+is "the method … does not exist/is not available", as geth says.
+
+eth_getLogs is split in two so that a provider profile can refuse a query from its size
+before any log is rendered: `plan_logs` resolves the filter to a slice of the sorted log
+arrays and a per-kind mask, `count_logs`/`end_within` size it, `render_logs` builds the JSON.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from eth_abi import encode
+from eth_utils import keccak
+
+from benchmarks.synthnet import events as ev
+from benchmarks.synthnet.blocks import FINALIZED_DEPTH, SAFE_DEPTH, Blocks
+from benchmarks.synthnet.history import History
+
+_PAD = "0x" + "0" * 24
+CLIENT_VERSION = "synthnet/1.0 (gold-indexer benchmark node)"
+
+
+def _selector(signature: str) -> str:
+    return "0x" + keccak(text=signature)[:4].hex()
+
+
+TOTAL_SUPPLY = _selector("totalSupply()")   # 0x18160ddd
+BALANCE_OF = _selector("balanceOf(address)")  # 0x70a08231
+DECIMALS = _selector("decimals()")
+SYMBOL = _selector("symbol()")
+NAME = _selector("name()")
+FEE_RECIPIENT = _selector("feeRecipient()")
+FEE_RATE = _selector("feeRate()")
+NAMES = ("Paxos Gold", "Tether Gold")
+
+
+class RpcFailure(Exception):
+    """A JSON-RPC error answer."""
+
+    def __init__(self, code: int, message: str, data=None):
+        super().__init__(message)
+        self.code, self.message, self.data = code, message, data
+
+    def as_error(self) -> dict:
+        err = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            err["data"] = self.data
+        return err
+
+
+@dataclass(slots=True)
+class LogQuery:
+    from_block: int
+    to_block: int
+    i0: int
+    i1: int
+    table: bytes  # 256 entries: 1 where a log kind matches address and topic0
+    topic_rest: tuple  # constraints on topics 1..3 (None or a set of lowercase topics)
+
+    @property
+    def span(self) -> int:
+        return self.to_block - self.from_block + 1
+
+
+class Node:
+    def __init__(self, history: History, blocks: Blocks):
+        self.history = history
+        self.blocks = blocks
+        self.head = blocks.head
+        self.topic_of = [_PAD + a[2:] for a in history.addresses]
+        self._kind_info = {k.code: (ev.TOKEN_ADDRESSES[k.token], k.topic0, k.layout, k.token)
+                           for k in ev.KINDS.values()}
+
+    # -- parameters --------------------------------------------------------------------------
+
+    def block_number(self, tag, default: str = "latest") -> int:
+        if tag is None:
+            tag = default
+        if isinstance(tag, int):
+            return tag
+        if not isinstance(tag, str):
+            raise RpcFailure(-32602, f"invalid argument: block number {tag!r}")
+        t = tag.lower()
+        if t in ("latest", "pending"):
+            return self.head
+        if t == "safe":
+            return self.head - SAFE_DEPTH
+        if t == "finalized":
+            return self.head - FINALIZED_DEPTH
+        if t == "earliest":
+            return 0
+        try:
+            return int(t, 16)
+        except ValueError:
+            raise RpcFailure(-32602, f"invalid argument 0: hex string without 0x prefix: {tag!r}") from None
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def call(self, method: str, params, *, timestamps: bool) -> object:
+        """One JSON-RPC call's result (eth_getLogs without any provider cap)."""
+        if not isinstance(params, list):
+            params = [] if params is None else [params]
+        if method == "eth_getLogs":
+            q = self.plan_logs(params)
+            return self.render_logs(q, timestamps)
+        if method == "eth_getBlockByNumber":
+            return self.get_block(params)
+        if method == "eth_blockNumber":
+            return hex(self.head)
+        if method == "eth_chainId":
+            return "0x1"
+        if method == "net_version":
+            return "1"
+        if method == "eth_call":
+            return self.eth_call(params)
+        if method == "eth_syncing":
+            return False
+        if method == "web3_clientVersion":
+            return CLIENT_VERSION
+        if method == "eth_gasPrice":
+            return hex(2_000_000_000)
+        raise RpcFailure(-32601, f"the method {method} does not exist/is not available")
+
+    # -- blocks ------------------------------------------------------------------------------
+
+    def token_txs(self, n: int) -> list[tuple[int, str]]:
+        """(transactionIndex, hash) of the token transactions in block n, in order."""
+        block = self.history.block
+        i0 = bisect.bisect_left(block, n)
+        i1 = bisect.bisect_right(block, n, i0)
+        out, last = [], -1
+        txi = self.history.txi
+        for i in range(i0, i1):
+            t = txi[i]
+            if t != last:
+                out.append((t, self.blocks.tx_hash(n, t)))
+                last = t
+        return out
+
+    def get_block(self, params: list) -> dict | None:
+        if not params:
+            raise RpcFailure(-32602, "missing value for required argument 0")
+        n = self.block_number(params[0])
+        full = bool(params[1]) if len(params) > 1 else False
+        if n < 0 or n > self.head:
+            return None
+        return self.blocks.header(n, self.token_txs(n), full=full)
+
+    # -- logs --------------------------------------------------------------------------------
+
+    def plan_logs(self, params: list) -> LogQuery:
+        flt = params[0] if params else {}
+        if not isinstance(flt, dict):
+            raise RpcFailure(-32602, "invalid argument 0: expected a filter object")
+        if flt.get("blockHash") is not None:
+            raise RpcFailure(-32602, "blockHash filters are not supported by the synthetic node")
+        frm = self.block_number(flt.get("fromBlock"), "latest")
+        to = self.block_number(flt.get("toBlock"), "latest")
+        if frm > to:
+            raise RpcFailure(-32602, "invalid block range params")
+        if to > self.head:
+            raise RpcFailure(-32000, "block range extends beyond current head block")
+        addresses = flt.get("address")
+        if isinstance(addresses, str):
+            addresses = [addresses]
+        tokens = {0, 1} if not addresses else {
+            i for i, a in enumerate(ev.TOKEN_ADDRESSES) if a in {x.lower() for x in addresses}}
+        topics = flt.get("topics") or []
+        wanted0 = None
+        rest: list = []
+        for pos, t in enumerate(topics[:4]):
+            allowed = None if t is None else {x.lower() for x in ([t] if isinstance(t, str) else t)}
+            if pos == 0:
+                wanted0 = allowed
+            else:
+                rest.append(allowed)
+        table = bytearray(256)
+        for code, kind in ev.KINDS.items():
+            if kind.token in tokens and (wanted0 is None or ev.TOPIC0[code] in wanted0):
+                table[code] = 1
+        block = self.history.block
+        i0 = bisect.bisect_left(block, frm)
+        i1 = bisect.bisect_right(block, to, i0)
+        rest_t = tuple(rest) if any(r is not None for r in rest) else ()
+        return LogQuery(frm, to, i0, i1, bytes(table), rest_t)
+
+    def count_logs(self, q: LogQuery) -> int:
+        if q.topic_rest:
+            return len(self.render_logs(q, False))
+        return self.history.kind[q.i0:q.i1].translate(q.table).count(1)
+
+    def end_within(self, q: LogQuery, cap: int) -> int:
+        """The last block b >= from_block such that [from_block, b] holds at most `cap` logs
+        of the query (from_block itself if that one block holds more)."""
+        if q.topic_rest:
+            logs = self.render_logs(q, False)
+            if len(logs) <= cap:
+                return q.to_block
+            return max(q.from_block, int(logs[cap]["blockNumber"], 16) - 1)
+        marks = self.history.kind[q.i0:q.i1].translate(q.table)
+        pos = -1
+        for _ in range(cap + 1):
+            pos = marks.find(1, pos + 1)
+            if pos == -1:
+                return q.to_block
+        return max(q.from_block, self.history.block[q.i0 + pos] - 1)
+
+    def render_logs(self, q: LogQuery, timestamps: bool) -> list[dict]:
+        h, blocks = self.history, self.blocks
+        block, txi, logi, kinds = h.block, h.txi, h.logi, h.kind
+        a_ids, b_ids, amt_hi, amt_lo = h.a, h.b, h.amt_hi, h.amt_lo
+        topic_of, info, table = self.topic_of, self._kind_info, q.table
+        out = []
+        last_n = last_t = -1
+        bh = bn = ts = th = ti = None
+        for i in range(q.i0, q.i1):
+            k = kinds[i]
+            if not table[k]:
+                continue
+            n = block[i]
+            if n != last_n:
+                last_n, last_t = n, -1
+                bh, bn = blocks.block_hash(n), hex(n)
+                if timestamps:
+                    ts = hex(blocks.timestamp(n))
+            t = txi[i]
+            if t != last_t:
+                last_t = t
+                th, ti = blocks.tx_hash(n, t), hex(t)
+            address, t0, layout, _ = info[k]
+            if layout == ev.AB_AMOUNT:
+                topics = [t0, topic_of[a_ids[i]], topic_of[b_ids[i]]]
+                data = "0x" + format(amt_hi[i] << 64 | amt_lo[i], "064x")
+            elif layout == ev.A_AMOUNT:
+                topics = [t0, topic_of[a_ids[i]]]
+                data = "0x" + format(amt_hi[i] << 64 | amt_lo[i], "064x")
+            elif layout == ev.AMOUNT:
+                topics = [t0]
+                data = "0x" + format(amt_hi[i] << 64 | amt_lo[i], "064x")
+            elif layout == ev.A:
+                topics = [t0, topic_of[a_ids[i]]]
+                data = "0x"
+            elif layout == ev.AB:
+                topics = [t0, topic_of[a_ids[i]], topic_of[b_ids[i]]]
+                data = "0x"
+            elif layout == ev.NUMBERS:
+                topics = [t0, "0x" + format(a_ids[i], "064x"), "0x" + format(b_ids[i], "064x")]
+                data = "0x"
+            elif layout == ev.DATA_A:
+                topics = [t0]
+                data = topic_of[a_ids[i]]
+            elif layout == ev.DATA_AB:
+                topics = [t0]
+                data = topic_of[a_ids[i]] + topic_of[b_ids[i]][2:]
+            else:  # BETA: value after fee, seq, service fee
+                seq, service_fee = h.extra[i]
+                topics = [t0, topic_of[a_ids[i]], topic_of[b_ids[i]]]
+                data = "0x" + format(amt_hi[i] << 64 | amt_lo[i], "064x") + format(seq, "064x") \
+                    + format(service_fee, "064x")
+            if q.topic_rest and not all(
+                    allowed is None or (p + 1 < len(topics) and topics[p + 1] in allowed)
+                    for p, allowed in enumerate(q.topic_rest)):
+                continue
+            if timestamps:
+                out.append({"address": address, "topics": topics, "data": data, "blockHash": bh,
+                            "blockNumber": bn, "blockTimestamp": ts, "transactionHash": th,
+                            "transactionIndex": ti, "logIndex": hex(logi[i]), "removed": False})
+            else:
+                out.append({"address": address, "topics": topics, "data": data, "blockHash": bh,
+                            "blockNumber": bn, "transactionHash": th, "transactionIndex": ti,
+                            "logIndex": hex(logi[i]), "removed": False})
+        return out
+
+    # -- eth_call ----------------------------------------------------------------------------
+
+    def eth_call(self, params: list) -> str:
+        if not params or not isinstance(params[0], dict):
+            raise RpcFailure(-32602, "missing value for required argument 0")
+        tx = params[0]
+        n = self.block_number(params[1] if len(params) > 1 else "latest")
+        if n > self.head:
+            raise RpcFailure(-32000, "header not found")
+        to = str(tx.get("to") or "").lower()
+        data = str(tx.get("data") or tx.get("input") or "0x").lower()
+        if to not in ev.TOKEN_ADDRESSES:
+            return "0x"
+        token = ev.TOKEN_ADDRESSES.index(to)
+        if n < (ev.PAXG_START, ev.XAUT_START)[token]:
+            return "0x"  # no code there yet
+        selector = data[:10]
+        if selector == TOTAL_SUPPLY:
+            return "0x" + format(self.history.total_supply(token, n), "064x")
+        if selector == BALANCE_OF and len(data) >= 74:
+            holder = "0x" + data[-40:]
+            return "0x" + format(self.history.balance_of(token, holder, n), "064x")
+        if selector == DECIMALS:
+            return "0x" + format(ev.DECIMALS[token], "064x")
+        if selector == SYMBOL:
+            return "0x" + encode(["string"], [ev.TOKENS[token]]).hex()
+        if selector == NAME:
+            return "0x" + encode(["string"], [NAMES[token]]).hex()
+        if token == 0 and selector == FEE_RECIPIENT:
+            return _PAD + self.history.addresses[ev.FEE_RECIPIENT][2:]
+        if token == 0 and selector == FEE_RATE:
+            return "0x" + format(ev.PAXG_FEE_RATE if n < ev.FEE_ZERO_BLOCK else 0, "064x")
+        raise RpcFailure(-32000, "execution reverted")
