@@ -301,11 +301,14 @@ def column(r: dict) -> dict[str, str]:
         if pr:
             col["result"] += f" ({pr['block_fraction']:.0%} of blocks, {pr['log_fraction']:.0%} of logs)"
     else:
-        col["result"] = f"exit {sync['exit_code']}: {(sync['error'] or '')[:70]}"
+        error = (sync["error"] or "").removeprefix("Error: ")
+        col["result"] = f"failed (exit {sync['exit_code']}): {error[:48]}" + ("..." if len(error) > 48 else "")
     col["wall time"] = f"{sync['wall_seconds']:,.0f} s" + (f" ({sync['events_per_s']:,} events/s)" if "events_per_s" in sync and sync.get("events") else "")
-    if "progress" in r:
+    stopped = "progress" in r and sync["stopped"]
+    if stopped:
         col["ETA whole history"] = "~" + _duration(r["progress"]["eta_seconds"] + sync["wall_seconds"])
-    col["HTTP requests"] = _n(s["http_requests"])
+    col["HTTP requests"] = _n(s["http_requests"]) + (
+        f" (indexer: {sync['rpc_requests']:,}, {sync['rpc_retried']:,} retried)" if "rpc_requests" in sync else "")
     methods = s["methods"]
     all_calls = sum(m["calls"] for m in methods.values())
     for name, label in (("eth_getLogs", "eth_getLogs"), ("eth_getBlockByNumber", "headers")):
@@ -326,7 +329,7 @@ def column(r: dict) -> dict[str, str]:
     if p.free_tier:
         period, units = p.free_tier
         col["share of free tier"] = f"{s['credits'] / units:.1%} of a {period}"
-    if "progress" in r:
+    if stopped:
         pc = r["progress"]["projected"]["credits"]
         col["whole history, projected"] = f"{pc:,} {p.unit}" + (
             f" = {pc / p.free_tier[1]:,.1f} {p.free_tier[0]}s of free tier" if p.free_tier else "")
@@ -337,11 +340,10 @@ def column(r: dict) -> dict[str, str]:
         col["floor: time at the rate limit"] = _duration(fl["seconds_at_rate"])
     if p.free_tier:
         col["floor: share of free tier"] = f"{fl['free_tier_share']:.1%} of a {fl['free_tier_period']}"
-    if "verify" not in r and "progress" in r:
-        ratio = r["progress"]["projected"]["calls"] / max(1, fl["total_calls"])
-    else:
-        ratio = all_calls / max(1, fl["total_calls"])
-    col["calls / floor"] = f"{ratio:,.1f}x"
+    if stopped:
+        col["calls / floor"] = f"{r['progress']['projected']['calls'] / max(1, fl['total_calls']):,.1f}x (projected)"
+    elif "verify" in r:
+        col["calls / floor"] = f"{all_calls / max(1, fl['total_calls']):,.1f}x"
     if "verify" in r:
         v = r["verify"]
         col["check"] = (f"logs {'=' if v['counts_ok'] else '!='} history; verify {v['verify']['agree']}/"

@@ -175,7 +175,7 @@ class History:
                     running += amount if s == ev.ZERO else -amount
                     supply_blocks.append(block[i])
                     supply.append(running)
-                for h in (s, r):
+                for h in ((s,) if s == r else (s, r)):  # a self-transfer (a fee leg to itself) once
                     if h != ev.ZERO:
                         positions = touched.get(h)
                         if positions is None:
@@ -209,11 +209,15 @@ class History:
         if not positions:
             return 0
         balance = 0
-        block, a = self.block, self.a
+        block, a, b = self.block, self.a, self.b
         for i in positions:
             if block[i] > at_block:
                 break
-            balance += -self.amount(i) if a[i] == h else self.amount(i)
+            if a[i] == h:
+                if b[i] != h:
+                    balance -= self.amount(i)
+            else:
+                balance += self.amount(i)
         return balance
 
     def holders(self, token: int) -> list[int]:

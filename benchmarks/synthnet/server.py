@@ -85,8 +85,9 @@ class Route:
                             status = code
                         answers.append({"jsonrpc": "2.0", "id": rid, "error": err})
                         continue
-                    result = node.render_logs(q, self.timestamps)
-                    logs += len(result)
+                    rendered, count = node.render_logs_json(q, self.timestamps)
+                    logs += count
+                    result = orjson.Fragment(rendered)
                 else:
                     result = node.call(method, params, timestamps=self.timestamps)
                     if method == "eth_getBlockByNumber" and result is not None:
