@@ -15,7 +15,9 @@ answered in a few microseconds and two runs with the same seed see the same chai
 - Transactions per block: a per-era mean (120-200) with +-50% jitter. A header asked for
   without full transactions lists that many hashes, as mainnet's do (about 10 KB per header):
   hashes of the token transactions at their transactionIndex, the others drawn from a
-  pre-serialized pool (so they repeat across blocks; nothing checks that).
+  pre-serialized pool (so they repeat across blocks; nothing checks that). With `lean`, a
+  header lists only the token transactions' hashes (about 1.5 KB instead of 14 KB): the
+  shape of a devnet, for comparing with measurements taken on one.
 """
 
 from __future__ import annotations
@@ -93,9 +95,10 @@ def mix(x: int) -> int:
 class Blocks:
     """Hashes, timestamps and headers of blocks 0..head for one seed."""
 
-    def __init__(self, seed: int, head: int = HEAD):
+    def __init__(self, seed: int, head: int = HEAD, lean: bool = False):
         self.seed = seed
         self.head = head
+        self.lean = lean  # headers list only the token transactions (not mainnet-sized)
         self._key = hashlib.sha256(f"synthnet-blocks-{seed}".encode()).digest()[:32]
         self._salt = mix(seed) & _MASK64
         # Missed slots before each 100-block chunk after the Merge.
@@ -224,6 +227,8 @@ class Blocks:
 
     def _hash_list(self, n: int, ntx: int, token_txs) -> bytes:
         """The JSON array of the block's transaction hashes, cut from the pre-serialized pool."""
+        if self.lean:
+            return b"[" + b",".join(b'"' + h.encode() + b'"' for _, h in token_txs) + b"]"
         start = mix(self._salt + (n << 2)) % (TX_POOL - ntx)
         pool = self._pool
         if not token_txs:

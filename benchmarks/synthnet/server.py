@@ -212,7 +212,8 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        route.gate.stats.http_status[status] += 1
+        with route.gate.lock:
+            route.gate.stats.http_status[status] += 1
         self._send(status, out, dict(headers))
 
     def do_GET(self):
@@ -228,12 +229,14 @@ def main(argv=None) -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--lean-headers", action="store_true",
+                    help="headers list only the token transactions (not mainnet's ~170 hashes)")
     args = ap.parse_args(argv)
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    blocks = Blocks(args.seed, args.head)
+    blocks = Blocks(args.seed, args.head, lean=args.lean_headers)
     params = history_mod.Params(seed=args.seed, scale=args.scale, head=args.head)
     history = history_mod.ensure(params, blocks, args.cache, rebuild=args.rebuild, log=say)
     node = Node(history, blocks)
