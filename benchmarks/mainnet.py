@@ -289,28 +289,41 @@ def _share(refused: int, calls: int) -> str:
     return f"{100 * refused / calls:.1f}%" if calls else "-"
 
 
+# Rows of the table, in order; a run fills those that apply to it.
+ROWS = (
+    "profile", "result", "progress", "error", "wall time", "ETA whole history",
+    "HTTP requests", "eth_getLogs", "  eth_getLogs refused", "headers", "  headers refused",
+    "other calls", "  other refused", "refused, % of calls", "batches (items, largest)", "MB served",
+    "credits", "share of free tier", "whole history, projected",
+    "floor: eth_getLogs + headers", "floor: credits", "floor: time at the rate limit",
+    "floor: share of free tier", "calls / floor", "check", "peak RSS of the indexer",
+    "CPU s indexer/node/pg/others",
+)
+
+
 def column(r: dict) -> dict[str, str]:
     p = PROFILES[r["profile"]]
     s, sync, fl = r["node"], r["sync"], r["floor"]
     col: dict[str, str] = {}
     col["profile"] = f"{r['profile']} ({'ts' if r['timestamps'] else 'no ts'})"
+    pr = r.get("progress") or {}
     if "verify" in r:
-        v = r["verify"]
-        col["result"] = "done, correct" if v["ok"] else "done, WRONG (see JSON)"
-    elif sync["stopped"]:
-        pr = r.get("progress") or {}
-        col["result"] = (f"stopped at {r['reached_block']:,}" if r.get("reached_block") else "stopped, nothing stored")
-        if pr:
-            col["result"] += f" ({pr['block_fraction']:.0%} of blocks, {pr['log_fraction']:.0%} of logs)"
+        col["result"] = "done, correct" if r["verify"]["ok"] else "done, WRONG (see the JSON)"
     else:
-        error = (sync["error"] or "").removeprefix("Error: ")
-        col["result"] = f"failed (exit {sync['exit_code']}): {error[:48]}" + ("..." if len(error) > 48 else "")
-    col["wall time"] = f"{sync['wall_seconds']:,.0f} s" + (f" ({sync['events_per_s']:,} events/s)" if "events_per_s" in sync and sync.get("events") else "")
-    stopped = "progress" in r and sync["stopped"]
+        how = "stopped" if sync["stopped"] else f"failed (exit {sync['exit_code']})"
+        col["result"] = f"{how} at {r['reached_block']:,}" if r.get("reached_block") else f"{how}, nothing stored"
+        if pr:
+            col["progress"] = f"{pr['block_fraction']:.1%} of blocks, {pr['log_fraction']:.1%} of logs"
+    if sync.get("error"):
+        error = sync["error"].removeprefix("Error: ")
+        col["error"] = error[:44] + ("..." if len(error) > 44 else "")
+    col["wall time"] = f"{sync['wall_seconds']:,.0f} s" + (
+        f" ({sync['events_per_s']:,} events/s)" if sync.get("events") else "")
+    stopped = bool(pr) and sync["stopped"]
     if stopped:
-        col["ETA whole history"] = "~" + _duration(r["progress"]["eta_seconds"] + sync["wall_seconds"])
+        col["ETA whole history"] = "~" + _duration(pr["eta_seconds"] + sync["wall_seconds"])
     col["HTTP requests"] = _n(s["http_requests"]) + (
-        f" (indexer: {sync['rpc_requests']:,}, {sync['rpc_retried']:,} retried)" if "rpc_requests" in sync else "")
+        f" ({sync['rpc_retried']:,} retried)" if "rpc_retried" in sync else "")
     methods = s["methods"]
     all_calls = sum(m["calls"] for m in methods.values())
     for name, label in (("eth_getLogs", "eth_getLogs"), ("eth_getBlockByNumber", "headers")):
@@ -327,14 +340,14 @@ def column(r: dict) -> dict[str, str]:
     col["refused, % of calls"] = ", ".join(f"{k} {_share(v, all_calls)}" for k, v in total_refused.items() if v) or "none"
     col["batches (items, largest)"] = f"{s['batches']:,} ({s['batch_items']:,}, {s['largest_batch']:,})"
     col["MB served"] = f"{s['bytes_out'] / 2**20:,.0f}"
-    col[f"credits"] = f"{s['credits']:,} {p.unit}"
+    col["credits"] = f"{s['credits']:,} {p.unit}"
     if p.free_tier:
         period, units = p.free_tier
         col["share of free tier"] = f"{s['credits'] / units:.1%} of a {period}"
     if stopped:
-        pc = r["progress"]["projected"]["credits"]
+        pc = pr["projected"]["credits"]
         col["whole history, projected"] = f"{pc:,} {p.unit}" + (
-            f" = {pc / p.free_tier[1]:,.1f} {p.free_tier[0]}s of free tier" if p.free_tier else "")
+            f" ({pc / p.free_tier[1]:,.1f} {p.free_tier[0]}s of free tier)" if p.free_tier else "")
     col["floor: eth_getLogs + headers"] = f"{fl['calls']['eth_getLogs']:,} + {fl['calls']['eth_getBlockByNumber']:,}" \
         + f" (+{fl['linked_extra_headers']:,} linked)"
     col["floor: credits"] = f"{fl['credits']:,}" + (f" ({fl['linked_credits']:,} linked)" if fl["linked_extra_headers"] else "")
@@ -343,31 +356,32 @@ def column(r: dict) -> dict[str, str]:
     if p.free_tier:
         col["floor: share of free tier"] = f"{fl['free_tier_share']:.1%} of a {fl['free_tier_period']}"
     if stopped:
-        col["calls / floor"] = f"{r['progress']['projected']['calls'] / max(1, fl['total_calls']):,.1f}x (projected)"
+        col["calls / floor"] = f"{pr['projected']['calls'] / max(1, fl['total_calls']):,.1f}x (projected)"
     elif "verify" in r:
         col["calls / floor"] = f"{all_calls / max(1, fl['total_calls']):,.1f}x"
     if "verify" in r:
         v = r["verify"]
-        col["check"] = (f"logs {'=' if v['counts_ok'] else '!='} history; verify {v['verify']['agree']}/"
-                        f"{v['verify']['checks']}; {v['blocks_checked'] - v['blocks_bad']}/{v['blocks_checked']} blocks")
+        col["check"] = (f"logs {'=' if v['counts_ok'] else '!='} history, verify {v['verify']['agree']}/"
+                        f"{v['verify']['checks']}, {v['blocks_checked'] - v['blocks_bad']}/{v['blocks_checked']} blocks")
+    col["peak RSS of the indexer"] = f"{sync['peak_rss_mb']:,.0f} MB"
     cpu = sync["cpu_seconds"]
     col["CPU s indexer/node/pg/others"] = " / ".join(str(cpu.get(k, "-")) for k in ("indexer", "node", "postgres", "others"))
     return col
 
 
-def table(results: list[dict]) -> str:
+def table(results: list[dict], markdown: bool = False) -> str:
     cols = [column(r) for r in results]
-    labels: list[str] = []
-    for c in cols:
-        for k in c:
-            if k not in labels:
-                labels.append(k)
+    labels = [k for k in ROWS if any(k in c for c in cols)]
+    if markdown:
+        lines = ["| " + " | ".join(["", *(c["profile"] for c in cols)]) + " |",
+                 "|" + "---|" * (len(cols) + 1)]
+        for k in labels[1:]:
+            lines.append("| " + " | ".join([k.strip(), *(c.get(k, "").replace("|", "/") for c in cols)]) + " |")
+        return "\n".join(lines)
     w0 = max(len(x) for x in labels)
     widths = [max(len(c.get(k, "")) for k in labels) for c in cols]
-    lines = []
-    for k in labels:
-        lines.append(f"{k:<{w0}}  " + "  ".join(f"{c.get(k, ''):<{w}}" for c, w in zip(cols, widths)))
-    return "\n".join(lines)
+    return "\n".join(f"{k:<{w0}}  " + "  ".join(f"{c.get(k, ''):<{w}}" for c, w in zip(cols, widths))
+                     for k in labels)
 
 
 # -- node throughput -------------------------------------------------------------------------
@@ -482,11 +496,17 @@ def main() -> None:
     ap.add_argument("--src", type=Path, default=None, help="run the indexer from this source tree")
     ap.add_argument("--out", type=Path, default=None, help="JSON result (default benchmarks/out/mainnet-<scale>.json)")
     ap.add_argument("--node-bench", action="store_true", help="measure the node's own throughput only")
+    ap.add_argument("--report", type=Path, default=None, metavar="JSON",
+                    help="print the table of an earlier run's JSON and exit (with --markdown: as markdown)")
+    ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
     ap.add_argument("--rebuild", action="store_true", help="regenerate the history even if cached")
     ap.add_argument("--lean-headers", action="store_true",
                     help="headers list only the token transactions (~1.5 KB) instead of mainnet's "
                          "~170 transaction hashes (~14 KB): a devnet's shape, for comparisons")
     args = ap.parse_args()
+    if args.report:
+        print(table(json.loads(args.report.read_text())["runs"], markdown=args.markdown))
+        return
     args.overrides = parse_overrides(args.overrides)
     names = [p.strip() for p in args.profiles.split(",") if p.strip()]
     unknown = [p for p in names if p not in PROFILES]
@@ -545,7 +565,7 @@ def main() -> None:
     text = table(result["runs"])
     result["table"] = text
     out_path.write_text(json.dumps(result, indent=2) + "\n")
-    print(text)
+    print(table(result["runs"], markdown=True) if args.markdown else text)
     say(f"wrote {out_path}")
 
 

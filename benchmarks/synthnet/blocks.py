@@ -104,12 +104,15 @@ class Blocks:
         # Missed slots before each 100-block chunk after the Merge.
         chunks = max(0, head - MERGE_BLOCK) // MISSED_CHUNK + 2
         prefix = array("I", [0]) * (chunks + 1)
+        positions: list[tuple[int, ...]] = []
         total = 0
         for c in range(chunks):
             prefix[c] = total
-            total += len(self._missed_in_chunk(c))
+            positions.append(tuple(self._missed_in_chunk(c)))
+            total += len(positions[-1])
         prefix[chunks] = total
         self._missed_prefix = prefix
+        self._missed_positions = positions
         self._anchor_blocks = [a for a, _ in POW_ANCHORS]
         pool = bytearray()
         for i in range(TX_POOL):
@@ -140,7 +143,10 @@ class Blocks:
         """The beacon slot of a post-Merge block."""
         off = n - MERGE_BLOCK
         c, within = divmod(off, MISSED_CHUNK)
-        missed = self._missed_prefix[c] + sum(1 for p in self._missed_in_chunk(c) if 0 < p <= within)
+        missed = self._missed_prefix[c]
+        for p in self._missed_positions[c]:
+            if 0 < p <= within:
+                missed += 1
         return MERGE_SLOT + off + missed
 
     def timestamp(self, n: int) -> int:
