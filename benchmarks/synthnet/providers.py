@@ -100,7 +100,8 @@ INFURA_402 = {"code": 402, "message": "Payment Required",
 @dataclass(frozen=True)
 class BatchAnswer:
     """A batch-size refusal: 'object' = one error object with id null (public endpoints),
-    'geth' = a one-element array carrying the first call's id (geth's rpc package)."""
+    'geth' = a one-element array carrying the first call's id (geth's rpc package). `{cap}`
+    in the message is the profile's batch cap."""
     message: str
     form: str = "object"
     code: int = -32600
@@ -180,7 +181,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         unit="requests", default_cost=1, rate=10,
         rate_answer=RateAnswer(_public_rate, retry_after_header=True),
         range_blocks=50, too_many_blocks=_public_blocks,
-        batch_cap=10, batch_answer=BatchAnswer("batch size too large (max 10)"),
+        batch_cap=10, batch_answer=BatchAnswer("batch size too large (max {cap})"),
         latency=(0.08, 0.3), p_502=0.01, p_drop=0.003, p_hang=0.001,
         source="FACTS.md: public endpoints may allow only 50 blocks; batch caps of 10-100 "
                "('batch size too large (max N)', -32600); our guess: 10 requests/s with "
@@ -317,7 +318,7 @@ class Gate:
                 self._refuse(calls, BATCH)
                 v.action = "answer"
                 a = p.batch_answer
-                err = {"code": a.code, "message": a.message}
+                err = {"code": a.code, "message": a.message.format(cap=p.batch_cap)}
                 if a.form == "geth":
                     first = next((i for i, _ in calls if i is not None), None)
                     v.body = [{"jsonrpc": "2.0", "id": first, "error": err}]
