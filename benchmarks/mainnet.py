@@ -143,7 +143,8 @@ def run_sync(config: Path, log_path: Path, roots: dict, max_seconds: float, src:
     out = {"exit_code": rc, "stopped": stopped, "killed": killed, "wall_seconds": round(wall, 1),
            "cpu_seconds": cpu, "peak_rss_mb": round(max(watch.peak_hwm, watch.peak_rss) / 2**20, 1),
            "error": errors[-1] if errors else None,
-           "warnings": sum(1 for line in text.splitlines() if "WARNING" in line or " failed (attempt" in line)}
+           "warnings": sum(1 for line in text.splitlines()
+                           if "WARNING" in line or " failed (attempt" in line)}
     if m is not None:
         out.update({"events": int(m["events"]), "events_per_s": int(m["rate"]),
                     "sync_seconds": float(m["seconds"]), "rpc_requests": int(m["requests"]),
@@ -311,7 +312,8 @@ def column(r: dict) -> dict[str, str]:
         col["result"] = "done, correct" if r["verify"]["ok"] else "done, WRONG (see the JSON)"
     else:
         how = "stopped" if sync["stopped"] else f"failed (exit {sync['exit_code']})"
-        col["result"] = f"{how} at {r['reached_block']:,}" if r.get("reached_block") else f"{how}, nothing stored"
+        reached = r.get("reached_block")
+        col["result"] = f"{how} at {reached:,}" if reached else f"{how}, nothing stored"
         if pr:
             col["progress"] = f"{pr['block_fraction']:.1%} of blocks, {pr['log_fraction']:.1%} of logs"
     if sync.get("error"):
@@ -332,12 +334,15 @@ def column(r: dict) -> dict[str, str]:
         if m.get("refused"):
             col[f"  {label} refused"] = _refusals(m)
     others = {k: v for k, v in methods.items() if k not in ("eth_getLogs", "eth_getBlockByNumber")}
-    col["other calls"] = ", ".join(f"{k.replace('eth_', '')} {v['calls']:,}" for k, v in others.items()) or "-"
-    refused_other = "; ".join(f"{k.replace('eth_', '')}: {_refusals(v)}" for k, v in others.items() if v.get("refused"))
+    col["other calls"] = ", ".join(f"{k.replace('eth_', '')} {v['calls']:,}"
+                                   for k, v in others.items()) or "-"
+    refused_other = "; ".join(f"{k.replace('eth_', '')}: {_refusals(v)}"
+                              for k, v in others.items() if v.get("refused"))
     if refused_other:
         col["  other refused"] = refused_other
     total_refused = {k: sum(m.get("refused", {}).get(k, 0) for m in methods.values()) for k in REFUSALS}
-    col["refused, % of calls"] = ", ".join(f"{k} {_share(v, all_calls)}" for k, v in total_refused.items() if v) or "none"
+    col["refused, % of calls"] = ", ".join(f"{k} {_share(v, all_calls)}"
+                                           for k, v in total_refused.items() if v) or "none"
     col["batches (items, largest)"] = f"{s['batches']:,} ({s['batch_items']:,}, {s['largest_batch']:,})"
     col["MB served"] = f"{s['bytes_out'] / 2**20:,.0f}"
     col["credits"] = f"{s['credits']:,} {p.unit}"
@@ -348,9 +353,11 @@ def column(r: dict) -> dict[str, str]:
         pc = pr["projected"]["credits"]
         col["whole history, projected"] = f"{pc:,} {p.unit}" + (
             f" ({pc / p.free_tier[1]:,.1f} {p.free_tier[0]}s of free tier)" if p.free_tier else "")
-    col["floor: eth_getLogs + headers"] = f"{fl['calls']['eth_getLogs']:,} + {fl['calls']['eth_getBlockByNumber']:,}" \
-        + f" (+{fl['linked_extra_headers']:,} linked)"
-    col["floor: credits"] = f"{fl['credits']:,}" + (f" ({fl['linked_credits']:,} linked)" if fl["linked_extra_headers"] else "")
+    calls = fl["calls"]
+    col["floor: eth_getLogs + headers"] = (f"{calls['eth_getLogs']:,} + {calls['eth_getBlockByNumber']:,}"
+                                           f" (+{fl['linked_extra_headers']:,} linked)")
+    col["floor: credits"] = f"{fl['credits']:,}" + (
+        f" ({fl['linked_credits']:,} linked)" if fl["linked_extra_headers"] else "")
     if p.rate:
         col["floor: time at the rate limit"] = _duration(fl["seconds_at_rate"])
     if p.free_tier:
@@ -361,11 +368,13 @@ def column(r: dict) -> dict[str, str]:
         col["calls / floor"] = f"{all_calls / max(1, fl['total_calls']):,.1f}x"
     if "verify" in r:
         v = r["verify"]
+        good_blocks = v["blocks_checked"] - v["blocks_bad"]
         col["check"] = (f"logs {'=' if v['counts_ok'] else '!='} history, verify {v['verify']['agree']}/"
-                        f"{v['verify']['checks']}, {v['blocks_checked'] - v['blocks_bad']}/{v['blocks_checked']} blocks")
+                        f"{v['verify']['checks']}, {good_blocks}/{v['blocks_checked']} blocks")
     col["peak RSS of the indexer"] = f"{sync['peak_rss_mb']:,.0f} MB"
     cpu = sync["cpu_seconds"]
-    col["CPU s indexer/node/pg/others"] = " / ".join(str(cpu.get(k, "-")) for k in ("indexer", "node", "postgres", "others"))
+    col["CPU s indexer/node/pg/others"] = " / ".join(
+        str(cpu.get(k, "-")) for k in ("indexer", "node", "postgres", "others"))
     return col
 
 
@@ -376,7 +385,8 @@ def table(results: list[dict], markdown: bool = False) -> str:
         lines = ["| " + " | ".join(["", *(c["profile"] for c in cols)]) + " |",
                  "|" + "---|" * (len(cols) + 1)]
         for k in labels[1:]:
-            lines.append("| " + " | ".join([k.strip(), *(c.get(k, "").replace("|", "/") for c in cols)]) + " |")
+            cells = [k.strip(), *(c.get(k, "").replace("|", "/") for c in cols)]
+            lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
     w0 = max(len(x) for x in labels)
     widths = [max(len(c.get(k, "")) for k in labels) for c in cols]
@@ -418,8 +428,8 @@ def node_bench(node: NodeProcess, out_dir: Path) -> dict:
     blocks_with_logs: list[int] = []
     for i, (a, b) in enumerate(ranges):
         body = orjson.dumps({"jsonrpc": "2.0", "id": i, "method": "eth_getLogs",
-                             "params": [{"fromBlock": hex(a), "toBlock": hex(b), "address": list(TOKEN_ADDRESSES),
-                                         "topics": [topics]}]})
+                             "params": [{"fromBlock": hex(a), "toBlock": hex(b),
+                                         "address": list(TOKEN_ADDRESSES), "topics": [topics]}]})
         r = session.post(url, data=body, headers={"Content-Type": "application/json"})
         n_bytes += len(r.content)
         logs = orjson.loads(r.content)["result"]
@@ -436,7 +446,8 @@ def node_bench(node: NodeProcess, out_dir: Path) -> dict:
                        "logs_per_s": round(n_logs / (t1 - t0)), "mb": round(n_bytes / 2**20),
                        "node_cpu_seconds": round(c1 - c0, 2),
                        "node_cpu_us_per_log": round(1e6 * (c1 - c0) / max(1, n_logs), 2)}
-    say(f"node bench: {n_logs:,} logs in {t1 - t0:.1f}s ({n_logs / (t1 - t0):,.0f} logs/s; node CPU {c1 - c0:.1f}s)")
+    say(f"node bench: {n_logs:,} logs in {t1 - t0:.1f}s ({n_logs / (t1 - t0):,.0f} logs/s; "
+        f"node CPU {c1 - c0:.1f}s)")
     blocks_with_logs = sorted(set(blocks_with_logs))
     n_bytes = 0
     t0, c0 = time.monotonic(), c1
@@ -466,7 +477,8 @@ def parse_overrides(items: list[str]) -> dict[str, dict]:
         key, _, value = item.partition("=")
         profile, _, field = key.partition(".")
         if profile not in PROFILES or not field or not _:
-            raise SystemExit(f"--set wants PROFILE.KEY=VALUE with PROFILE one of {', '.join(PROFILES)}: {item!r}")
+            raise SystemExit(f"--set wants PROFILE.KEY=VALUE with PROFILE one of "
+                             f"{', '.join(PROFILES)}: {item!r}")
         out.setdefault(profile, {})[field] = value
     return out
 
@@ -494,7 +506,8 @@ def main() -> None:
                          "it) instead of the embedded one in benchmarks/out/pg")
     ap.add_argument("--rev", default=None, help="run the indexer from this git revision")
     ap.add_argument("--src", type=Path, default=None, help="run the indexer from this source tree")
-    ap.add_argument("--out", type=Path, default=None, help="JSON result (default benchmarks/out/mainnet-<scale>.json)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="JSON result (default benchmarks/out/mainnet-<scale>.json)")
     ap.add_argument("--node-bench", action="store_true", help="measure the node's own throughput only")
     ap.add_argument("--report", type=Path, default=None, metavar="JSON",
                     help="print the table of an earlier run's JSON and exit (with --markdown: as markdown)")
@@ -524,7 +537,8 @@ def main() -> None:
 
     load = os.getloadavg()
     if load[0] > 0.5:
-        say(f"warning: load average {load[0]:.2f} before the run: other work on this machine lowers the figures")
+        say(f"warning: load average {load[0]:.2f} before the run: other work on this machine "
+            "lowers the figures")
     say(f"synthetic node (scale {args.scale:g}, seed {args.seed})...")
     node = NodeProcess(args.scale, args.seed, out_dir, rebuild=args.rebuild, lean_headers=args.lean_headers)
     result: dict = {"command": " ".join([Path(PYTHON).name, *sys.argv]), "git": git_state(),
@@ -555,7 +569,8 @@ def main() -> None:
         roots = {"node": node.pid, "postgres": pg_pid}
         runs = []
         for name in names:
-            modes = {"profile": [None], "with": [True], "without": [False], "both": [False, True]}[args.timestamps]
+            modes = {"profile": [None], "with": [True], "without": [False],
+                     "both": [False, True]}[args.timestamps]
             for ts in modes:
                 runs.append(measure_profile(node, admin_url, name, ts, args, roots, src, out_dir, target))
                 result["runs"] = runs

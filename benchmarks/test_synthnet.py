@@ -130,8 +130,9 @@ def test_paxg_transfers_have_fee_legs_and_fee_collected_only_above_zero(history,
     fee_recipient_topic = node.topic_of[ev.FEE_RECIPIENT]
     seen = 0
     for a, b in zip(logs, logs[1:]):
-        if a["topics"][0] == transfer and b["topics"][0] == transfer and b["topics"][2] == fee_recipient_topic \
-                and a["transactionHash"] == b["transactionHash"] and a["topics"][1] != node.topic_of[ev.ZERO]:
+        fee_leg = b["topics"][0] == transfer and b["topics"][2] == fee_recipient_topic
+        if a["topics"][0] == transfer and fee_leg and a["transactionHash"] == b["transactionHash"] \
+                and a["topics"][1] != node.topic_of[ev.ZERO]:
             seen += 1
             fee = int(b["data"], 16)
             value = int(a["data"], 16) + fee
@@ -224,6 +225,13 @@ def test_batch_caps_answer_like_geth_and_like_public_endpoints():
     public = Gate(with_overrides(PROFILES["public"], {"p_502": 0, "p_drop": 0, "p_hang": 0}), seed=1)
     v = public.admit([(i, "eth_call") for i in range(11)], True)
     assert v.body["error"] == {"code": -32600, "message": "batch size too large (max 10)"}
+
+
+def test_caps_set_on_a_profile_without_them_get_a_generic_refusal():
+    gate = Gate(with_overrides(PROFILES["none"], {"batch_cap": 2, "rate": 1}), seed=1)
+    assert gate.admit([(1, "eth_call")] * 3, True).body["error"]["code"] == -32600
+    assert gate.admit([(1, "eth_call")], False).status == 200  # the bucket starts full
+    assert gate.admit([(1, "eth_call")], False).status == 429
 
 
 def test_daily_quota_answers_402():

@@ -79,9 +79,12 @@ ZERO_HASH = "0x" + "00" * 32
 POW_MINERS = ("0xea674fdde714fd979de3edf0f56aa9716b898ec8", "0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c",
               "0x829bd824b016326a401d083b33d092293333a830", "0x52bc44d5378309ee2abf1539bf71de1b7d7be3b5",
               "0x04668ec2f57cc15c381b461b9fedab5d451c8f7f", "0x99c85bb64564d9ef9a99621301f22c9993cb89e3")
-POS_FEE_RECIPIENTS = ("0x95222290dd7278aa3ddd389cc1e1d165cc4bafe5", "0x4838b106fce9647bdf1e7877bf73ce8b0bad5f97",
-                      "0x1f9090aae28b8a3dceadf281b0f12828e676c326", "0x388c818ca8b9251b393131c08a736a67ccb19297",
-                      "0xdadb0d80178819f2319190d340ce9a924f783711", "0x9b0c45d46d386cedd98873168c36efd0dcba8d46")
+POS_FEE_RECIPIENTS = ("0x95222290dd7278aa3ddd389cc1e1d165cc4bafe5",
+                      "0x4838b106fce9647bdf1e7877bf73ce8b0bad5f97",
+                      "0x1f9090aae28b8a3dceadf281b0f12828e676c326",
+                      "0x388c818ca8b9251b393131c08a736a67ccb19297",
+                      "0xdadb0d80178819f2319190d340ce9a924f783711",
+                      "0x9b0c45d46d386cedd98873168c36efd0dcba8d46")
 
 
 def mix(x: int) -> int:

@@ -85,8 +85,8 @@ def _schedule(rng: random.Random, blocks: Blocks, lo: int, hi: int, n_txs: int,
     """Block numbers of n_txs transactions (about), sorted: a growing rate with bursts."""
     n_cells = (hi - lo) // CHUNK + 1
     t0 = blocks.timestamp(lo)
-    weights = [math.exp(growth_per_year * (blocks.timestamp(min(hi, lo + c * CHUNK + CHUNK // 2)) - t0) / YEAR)
-               for c in range(n_cells)]
+    weights = [math.exp(growth_per_year * (blocks.timestamp(min(hi, lo + c * CHUNK + CHUNK // 2)) - t0)
+                        / YEAR) for c in range(n_cells)]
     for _ in range(n_bursts):
         center = int(rng.random() * n_cells)
         width = 1 + rng.random() ** 2 * 40  # cells of 2,000 blocks: a few hours to weeks

@@ -202,7 +202,9 @@ def with_overrides(profile: Profile, overrides: dict) -> Profile:
     fixed = {}
     for key, value in overrides.items():
         current = getattr(profile, key, None)
-        if key not in profile.__dataclass_fields__ or callable(current) or isinstance(current, (dict, RateAnswer, BatchAnswer)):
+        fixed_keys = ("name", "title", "unit", "source", "free_tier")
+        if key not in profile.__dataclass_fields__ or key in fixed_keys or callable(current) \
+                or isinstance(current, (dict, RateAnswer, BatchAnswer)):
             raise ValueError(f"profile {profile.name}: cannot set {key!r}")
         if isinstance(current, tuple):
             fixed[key] = tuple(float(x) for x in str(value).split(","))
@@ -210,7 +212,19 @@ def with_overrides(profile: Profile, overrides: dict) -> Profile:
             fixed[key] = str(value).lower() in ("1", "true", "yes", "on")
         else:
             fixed[key] = type(current)(value)
+    # A cap set on a profile that has none gets a generic refusal.
+    generic = {"rate_answer": RateAnswer(_public_rate, retry_after_header=True),
+               "batch_answer": BatchAnswer("batch too large"),
+               "too_many_blocks": _generic_range, "too_many_results": _generic_range}
+    for key, answer in generic.items():
+        if getattr(profile, key) is None:
+            fixed[key] = answer
     return replace(profile, **fixed)
+
+
+def _generic_range(span: int, hint: tuple[int, int]) -> tuple[int, dict]:
+    return 200, {"code": -32005, "message": f"query exceeds the limit; try the block range "
+                 f"[{hex(hint[0])}, {hex(hint[1])}]"}
 
 
 # Refusal kinds, in the order they are tested.
@@ -243,7 +257,8 @@ class Stats:
 
     def as_dict(self) -> dict:
         return {
-            "http_requests": self.http_requests, "http_status": {str(k): v for k, v in self.http_status.items()},
+            "http_requests": self.http_requests,
+            "http_status": {str(k): v for k, v in self.http_status.items()},
             "batches": self.batches, "batch_items": self.batch_items, "largest_batch": self.largest_batch,
             "bytes_out": self.bytes_out, "credits": self.credits, "logs_served": self.logs_served,
             "headers_served": self.headers_served, "latency_seconds": round(self.latency_seconds, 2),
