@@ -22,6 +22,9 @@ class NullMetrics:
               indexed_block: int) -> None: ...
     def head(self, head: int, finalized: int | None) -> None: ...
     def rpc_request(self, method: str, error_class: str | None) -> None: ...
+    def rpc_calls(self, methods, billed, refused) -> None: ...
+    def rpc_budget(self, per_second: float | None) -> None: ...
+    def rpc_quota(self, until: float | None) -> None: ...
     def range_split(self) -> None: ...
     def retry(self) -> None: ...
     def reorg(self, depth: int) -> None: ...
@@ -46,6 +49,17 @@ class Metrics(NullMetrics):
                                        buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=r)
         self.rpc_requests = Counter(p + "rpc_requests", "JSON-RPC HTTP requests", ["method"], registry=r)
         self.rpc_errors = Counter(p + "rpc_errors", "JSON-RPC requests that failed", ["method", "error_class"], registry=r)
+        self.rpc_calls_total = Counter(p + "rpc_calls", "JSON-RPC calls (batch items)", ["method"], registry=r)
+        self.rpc_credits = Counter(p + "rpc_credits", "Credits the provider billed, in the pricing's unit "
+                                   "(rpc.pricing; calls without one)", ["method"], registry=r)
+        self.rpc_refusals = Counter(p + "rpc_refusals", "JSON-RPC calls refused, by kind "
+                                    "(rate, range, batch, quota, other)", ["kind"], registry=r)
+        self.rpc_budget_rate = Gauge(p + "rpc_budget_per_second", "The paced budget per second "
+                                     "after the last rate refusal (0: no limit)", registry=r)
+        self.quota_paused = Gauge(p + "rpc_quota_paused", "1 while the sync waits for the provider's "
+                                  "quota to reset", registry=r)
+        self.quota_resume = Gauge(p + "rpc_quota_resume_timestamp_seconds", "When a quota pause ends "
+                                  "(Unix time; 0 when none)", registry=r)
         self.splits = Counter(p + "range_splits", "eth_getLogs ranges split on a provider limit", registry=r)
         self.retries = Counter(p + "rpc_retries", "RPC attempts retried after a fault", registry=r)
         self.reorgs = Counter(p + "reorgs", "Chain reorganisations rolled back", registry=r)
@@ -86,6 +100,21 @@ class Metrics(NullMetrics):
         self.rpc_requests.labels(method).inc()
         if error_class:
             self.rpc_errors.labels(method, error_class).inc()
+
+    def rpc_calls(self, methods, billed, refused):
+        for method, credits, kind in zip(methods, billed, refused):
+            self.rpc_calls_total.labels(method).inc()
+            if credits:
+                self.rpc_credits.labels(method).inc(credits)
+            if kind is not None:
+                self.rpc_refusals.labels(kind).inc()
+
+    def rpc_budget(self, per_second):
+        self.rpc_budget_rate.set(per_second or 0)
+
+    def rpc_quota(self, until):
+        self.quota_paused.set(0 if until is None else 1)
+        self.quota_resume.set(until or 0)
 
     def range_split(self):
         self.splits.inc()

@@ -1,8 +1,10 @@
 """What a provider's answer means: its error texts and codes classified once, here.
 
 Retryable faults (time-outs, 5xx, garbled bodies, a lagging node) are `RetryableRpcError`; a
-request to slow down is `RateLimited`; a refused eth_getLogs range is `RangeTooLarge` (with the
-provider's suggested range when its text gives one); everything else is an `RpcError`.
+request to slow down is `RateLimited` (with the wait the provider asks for, if any); a refused
+eth_getLogs range is `RangeTooLarge` (with the provider's suggested range when its text gives
+one); a batch over the endpoint's cap is `BatchTooLarge` (with the cap when the text names it); a
+used-up daily quota is `QuotaExhausted`; everything else is an `RpcError`.
 """
 
 from __future__ import annotations
@@ -20,12 +22,35 @@ class RetryableRpcError(Exception):
     """A fault worth another attempt: network, 5xx, garbled body, node behind."""
 
 
+class Unanswered(RetryableRpcError):
+    """No JSON-RPC answer came back (time-out, lost connection, 5xx, a garbled body)."""
+
+
 class RateLimited(RetryableRpcError):
     """The provider asks us to slow down (429, -32005 quota, -32012, 'credits limited')."""
 
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BatchTooLarge(Exception):
+    """The endpoint refuses JSON-RPC batches this long; `cap` is the most it accepts, when its
+    answer says ("batch size too large (max 10)"). Sent again in smaller batches, not retried."""
+
+    def __init__(self, message: str, cap: int | None = None):
+        super().__init__(message)
+        self.cap = cap
+        self.endpoint = None  # set by the client: the endpoint that refused
+
+
+class QuotaExhausted(Exception):
+    """The provider's quota is used up (Infura's daily credit limit: HTTP 402): nothing will be
+    answered until it resets. The sync pauses; one-shot commands report it as an RpcError."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.endpoint = None  # set by the client: the endpoint that answered
 
 
 class RangeTooLarge(Exception):
@@ -55,6 +80,16 @@ _SLOW_DOWN_PATTERNS = re.compile(
     r"|daily request count|request limit reached",
     re.IGNORECASE,
 )
+# A batch over the endpoint's cap: public endpoints ("batch size too large (max 10)"), geth's
+# --rpc.batch-request-limit ("batch too large"), others' "batch limit exceeded".
+_BATCH_PATTERNS = re.compile(
+    r"batch (size )?too (large|big|long)|batch (request )?limit|too many (requests|calls) in (a |the )?batch"
+    r"|batch size (exceeds|exceeded)|max(imum)? batch size",
+    re.IGNORECASE,
+)
+_BATCH_CAP = re.compile(r"\bmax(?:imum)?\b\D{0,20}(\d+)", re.IGNORECASE)
+# A quota used up for the day (Infura's HTTP 402 body), as opposed to a per-second rate.
+_QUOTA_PATTERNS = re.compile(r"daily credit limit|payment required", re.IGNORECASE)
 _LAGGING_PATTERNS = re.compile(
     r"beyond current head|header not found|unknown block|block not found|after last accepted"
     r"|BlockOutOfRange|block height is \d+ but requested",
@@ -88,7 +123,12 @@ def classify_error(error: Any) -> Exception:
     code = error.get("code")
     message = str(error.get("message", ""))
     data = error.get("data")
-    text = f"{message} {data}" if data else message
+    details = error.get("details")  # Infura's 402 body: {"code", "message", "details"}
+    text = " ".join(str(part) for part in (message, data, details) if part)
+    if code == 402 or _QUOTA_PATTERNS.search(text):
+        return QuotaExhausted(f"{code}: {' '.join(str(p) for p in (message, details) if p)[:300]}")
+    if _BATCH_PATTERNS.search(text):
+        return BatchTooLarge(f"{code}: {message[:300]}", parse_batch_cap(text))
     if _RANGE_PATTERNS.search(text):
         about_span = not _RESULT_PATTERNS.search(text)
         limit = _SPAN_LIMIT.search(text) if about_span else None
@@ -96,14 +136,29 @@ def classify_error(error: Any) -> Exception:
                              about_span=about_span,
                              span_limit=int(limit.group(1).replace(",", "")) if limit else None)
     if code in (-32012, -32007, 429) or _SLOW_DOWN_PATTERNS.search(text):
-        return RateLimited(f"{code}: {message[:300]}")
+        return RateLimited(f"{code}: {message[:300]}", parse_backoff(data))
     if code == -32005:  # reused for quotas when it is not a range/result limit
-        return RateLimited(f"{code}: {message[:300]}")
+        return RateLimited(f"{code}: {message[:300]}", parse_backoff(data))
     if _LAGGING_PATTERNS.search(text):
         return RetryableRpcError(f"node behind: {code}: {message[:300]}")
     if code in (-32603, -32000) and "timeout" in text.lower():
         return RetryableRpcError(f"{code}: {message[:300]}")
     return RpcError(f"RPC error {code}: {message[:300]}")
+
+
+def parse_batch_cap(message: str) -> int | None:
+    """The largest batch an endpoint's refusal names ("batch size too large (max 10)")."""
+    m = _BATCH_CAP.search(message)
+    return int(m.group(1)) if m and int(m.group(1)) > 0 else None
+
+
+def parse_backoff(data: Any) -> float | None:
+    """The wait Infura asks for in its rate refusal's data: {"backoff_seconds": 1.5, ...}."""
+    if isinstance(data, dict):
+        value = data.get("backoff_seconds")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            return min(float(value), RETRY_AFTER_MAX_SECONDS)
+    return None
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -6,10 +6,13 @@ import pytest
 
 from indexer.errors import RpcError
 from indexer.rpc import (
+    BatchTooLarge,
+    QuotaExhausted,
     RangeTooLarge,
     RateLimited,
     RetryableRpcError,
     classify_error,
+    parse_batch_cap,
     parse_range_hint,
     redact_url,
 )
@@ -161,6 +164,41 @@ def test_other_errors_are_rpc_errors(code, message):
     exc = _classify(code, message)
     assert type(exc) is RpcError
     assert str(exc) == f"RPC error {code}: {message}"
+
+
+# -- classify_error: batch caps, daily quotas, back-off hints ----------------------------------
+
+def test_infura_rate_refusal_carries_its_backoff_seconds():
+    exc = classify_error({"code": -32005, "message": "project ID request rate exceeded",
+                          "data": {"see": "https://infura.io/dashboard", "current_rps": 13.333,
+                                   "allowed_rps": 10.0, "backoff_seconds": 30.0}})
+    assert type(exc) is RateLimited and exc.retry_after == 30.0
+
+
+@pytest.mark.parametrize("message,cap", [
+    ("batch size too large (max 10)", 10),
+    ("batch too large", None),
+    ("Batch size limit exceeded, maximum batch size is 100", 100),
+])
+def test_batch_refusals_are_batch_too_large_with_their_cap(message, cap):
+    exc = classify_error({"code": -32600, "message": message})
+    assert type(exc) is BatchTooLarge and exc.cap == cap
+    assert parse_batch_cap(message) == cap
+
+
+def test_infura_daily_limit_body_is_quota_exhausted():
+    body = {"code": 402, "message": "Payment Required",
+            "details": "You have reached your daily credit limit. To continue, upgrade your plan "
+                       "or wait for the daily reset at 00:00 UTC."}
+    exc = classify_error(body)
+    assert type(exc) is QuotaExhausted
+    assert str(exc).startswith("402: Payment Required You have reached your daily credit limit.")
+
+
+def test_range_texts_are_not_batch_refusals():
+    assert type(classify_error({"code": -32600, "message": "block range is too wide"})) \
+        is not BatchTooLarge
+    assert type(classify_error({"code": -32600, "message": "invalid request"})) is RpcError
 
 
 # -- redact_url ---------------------------------------------------------------------------------
