@@ -35,8 +35,21 @@ class RpcConfig:
     fallback_urls: tuple[str, ...] = ()
     # First back-off in seconds after a retryable fault; it doubles (jittered) up to 30 s.
     backoff_seconds: float = 0.5
-    # Requests per second per endpoint; 0 = no limit. Set it to the provider plan's rate.
+    # HTTP requests per second per endpoint, evenly spaced; 0 = no limit.
     max_requests_per_second: float = 0.0
+    # The provider's price list: "infura", "alchemy", "quicknode", or "none" (every call
+    # costs 1). It gives each method's cost, the budget of the provider's free or entry plan,
+    # and (Infura) the quota's reset at 00:00 UTC.
+    pricing: str | None = None
+    # The provider's budget per second in the pricing's unit (credits, CU, requests; calls
+    # without a pricing), shared by every thread; 0 = the pricing's default (none without one).
+    # The client paces 10% below it and sizes batches to about one second of it.
+    max_credits_per_second: float = 0.0
+    # Per-method costs replacing the pricing's, e.g. {eth_getLogs = 75, default = 20}.
+    method_costs: tuple[tuple[str, float], ...] = ()
+    # While a provider reports its quota used up (HTTP 402), try again this often (minutes).
+    # Infura's daily quota is waited out until 00:00 UTC instead.
+    quota_retry_minutes: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +133,26 @@ _SECTIONS: dict[str, type] = {
 
 def _field_types(cls: type) -> dict[str, Any]:
     hints = {"str | None": str, "int": int, "float": float, "bool": bool, "int | None": int,
-             "tuple[str, ...]": tuple}
+             "tuple[str, ...]": tuple, "tuple[tuple[str, float], ...]": dict}
     return {f.name: hints[f.type] for f in dataclasses.fields(cls)}
 
 
 def _coerce(key: str, value: Any, kind: type, from_env: bool) -> Any:
     """Check (file) or parse (environment) one value against its type."""
+    if kind is dict:  # a table of numbers (method costs), kept as sorted (name, number) pairs
+        if from_env:
+            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+            if not all(len(p) == 2 for p in pairs):
+                raise ConfigError(f"{key} must look like 'eth_getLogs=255,default=80', got {value!r}")
+            try:
+                value = {name.strip(): float(number) for name, number in pairs}
+            except ValueError:
+                raise ConfigError(f"{key} must map names to numbers, got {value!r}") from None
+        if not isinstance(value, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
+            raise ConfigError(f"{key} must be a table of numbers, e.g. {{eth_getLogs = 255}}, "
+                              f"got {value!r}")
+        return tuple(sorted((str(k), float(v)) for k, v in value.items()))
     if kind is tuple:
         if from_env:
             return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -155,7 +182,7 @@ def _coerce(key: str, value: Any, kind: type, from_env: bool) -> Any:
 
 def _kind_name(kind: type) -> str:
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-            tuple: "a list of strings"}[kind]
+            tuple: "a list of strings", dict: "a table of numbers"}[kind]
 
 
 def find_config_file(explicit: str | None) -> Path | None:
@@ -298,6 +325,20 @@ def _validate(config: Config) -> None:
         config.rpc.max_requests_per_second
     ):
         raise ConfigError("rpc.max_requests_per_second must be 0 (no limit) or more")
+    from indexer.rpc.pacing import PRESETS
+
+    if config.rpc.pricing is not None and config.rpc.pricing not in PRESETS:
+        raise ConfigError(f"rpc.pricing = {config.rpc.pricing!r} is not a known price list: use "
+                          f"one of {', '.join(repr(p) for p in PRESETS)}")
+    if not config.rpc.max_credits_per_second >= 0 or not math.isfinite(
+        config.rpc.max_credits_per_second
+    ):
+        raise ConfigError("rpc.max_credits_per_second must be 0 (the pricing's default) or more")
+    for method, cost in config.rpc.method_costs:
+        if not cost >= 0 or not math.isfinite(cost):
+            raise ConfigError(f"rpc.method_costs.{method} must be 0 or more, got {cost}")
+    if not config.rpc.quota_retry_minutes > 0 or not math.isfinite(config.rpc.quota_retry_minutes):
+        raise ConfigError("rpc.quota_retry_minutes must be a positive number of minutes")
     if not config.rpc.timeout > 0 or not math.isfinite(config.rpc.timeout):
         raise ConfigError("rpc.timeout must be a positive number of seconds")
     if not config.rpc.backoff_seconds >= 0 or not math.isfinite(config.rpc.backoff_seconds):

@@ -167,6 +167,46 @@ def test_shipped_example_config_is_valid():
     assert config.enabled_tokens == (MAINNET_TOKENS["PAXG"], MAINNET_TOKENS["XAUT"])
 
 
+# -- pricing and budgets ------------------------------------------------------------------------
+
+def test_pricing_budget_and_costs_from_the_file(tmp_path):
+    config = load(tmp_path, """
+[rpc]
+pricing = "alchemy"
+max_credits_per_second = 10000
+method_costs = { eth_getLogs = 75, default = 20 }
+quota_retry_minutes = 2.5
+""")
+    assert (config.rpc.pricing, config.rpc.max_credits_per_second) == ("alchemy", 10_000.0)
+    assert config.rpc.method_costs == (("default", 20.0), ("eth_getLogs", 75.0))
+    assert config.rpc.quota_retry_minutes == 2.5
+
+
+def test_method_costs_from_the_environment(tmp_path):
+    config = load(tmp_path, "", env={"INDEXER_RPC_METHOD_COSTS": "eth_getLogs=255, default=80",
+                                     "INDEXER_RPC_PRICING": "infura"})
+    assert config.rpc.method_costs == (("default", 80.0), ("eth_getLogs", 255.0))
+    assert config.rpc.pricing == "infura"
+    assert "INDEXER_RPC_METHOD_COSTS must look like 'eth_getLogs=255,default=80'" in \
+        config_error(tmp_path, "", env={"INDEXER_RPC_METHOD_COSTS": "eth_getLogs"})
+
+
+def test_unknown_pricing_names_the_presets(tmp_path):
+    assert config_error(tmp_path, '[rpc]\npricing = "infuria"\n') == (
+        "rpc.pricing = 'infuria' is not a known price list: use one of 'none', 'infura', "
+        "'alchemy', 'quicknode'")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("max_credits_per_second = -1", "rpc.max_credits_per_second must be 0 (the pricing's default) or more"),
+    ("method_costs = { eth_call = -3 }", "rpc.method_costs.eth_call must be 0 or more, got -3.0"),
+    ('method_costs = { eth_call = "80" }', "rpc.method_costs must be a table of numbers"),
+    ("quota_retry_minutes = 0", "rpc.quota_retry_minutes must be a positive number of minutes"),
+])
+def test_bad_pricing_values_name_the_key(tmp_path, text, message):
+    assert config_error(tmp_path, f"[rpc]\n{text}\n").startswith(message)
+
+
 # -- addresses ----------------------------------------------------------------------------------
 
 def test_lowercase_address_is_accepted_and_stored_lowercase(tmp_path):
