@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import click
 from indexer import __version__
 from indexer.config import Config, load_config
 from indexer.errors import IndexerError
-from indexer.rpc import RedactingFilter, redact_text, redact_url, register_secret_url
+from indexer.rpc import RedactingFilter, RpcStopped, redact_text, redact_url, register_secret_url
 
 log = logging.getLogger("indexer")
 
@@ -177,20 +178,86 @@ def sync(ctx: Context, once: bool, metrics_port: int | None) -> None:
         except OSError as exc:
             raise UserError(IndexerError(f"cannot serve metrics on port {port}: {exc.strerror}")) from None
     syncer = _run(Syncer, config, url, stop, **({"metrics": metrics} if metrics else {}))
+    for endpoint in syncer.rpc.endpoints:  # a quota pause can hold the batches up for hours
+        endpoint.add_pause_listener(_PauseRecorder(url, config.chain.id))
     log.info("syncing chain %d from %s (%s)", config.chain.id, redact_url(config.rpc.url or ""),
              ", ".join(t.symbol for t in config.enabled_tokens))
+    started = time.monotonic()
     with _Progress(enabled=ctx.log_format == "text") as progress:
         syncer.on_backfill = progress.start
         syncer.on_progress = progress.update
-        summary = _run(syncer.run, once=once)
+        try:
+            summary = _run(syncer.run, once=once)
+        except RpcStopped:  # the stop came while the RPC client waited (back-off, quota pause)
+            summary = syncer.summary
+            summary.stopped = True
+            summary.seconds = time.monotonic() - started
+    usage = syncer.rpc.usage()
+    _record_usage(url, config.chain.id, usage)
     log.info(
-        "done: %d events in %d blocks, %.1fs (%.0f events/s), %d RPC requests (%d retried)%s",
+        "done: %d events in %d blocks, %.1fs (%.0f events/s), %d RPC requests (%d retried)%s%s",
         summary.events, summary.blocks, summary.seconds, summary.events_per_second,
-        summary.rpc_requests, summary.rpc_retries,
+        summary.rpc_requests, summary.rpc_retries, usage_text(usage, "; "),
         "; stopped on request" if summary.stopped else "",
     )
     if server is not None:
         server.shutdown()
+
+
+def usage_text(usage: dict, lead: str) -> str:
+    """RpcClient.usage() in words: requests by method (and calls where batches carried more),
+    the credits billed with a pricing, the calls refused by kind."""
+    if not usage.get("requests"):
+        return ""
+    calls = usage.get("calls", {})
+    parts = []
+    for method, n in sorted(usage["requests"].items(), key=lambda kv: (-kv[1], kv[0])):
+        more = f" ({calls[method]} calls)" if calls.get(method, n) != n else ""
+        parts.append(f"{method} {n}{more}")
+    text = f"{lead}requests: {', '.join(parts)}"
+    if usage.get("pricing") not in (None, "none"):
+        total = sum(usage.get("credits", {}).values())
+        text += f"; {total:,.0f} {usage['unit']} ({usage['pricing']})"
+    refused = usage.get("refused") or {}
+    if refused:
+        text += "; refused calls: " + ", ".join(f"{k} {v}" for k, v in sorted(refused.items()))
+    return text
+
+
+def _record_usage(url: str, chain_id: int, usage: dict) -> None:
+    """The run's last RPC figures, for `indexer status` (after the last batch's)."""
+    from indexer import store
+
+    try:
+        conn = store.connect(url)
+        try:
+            store.record_rpc_usage(conn, chain_id, usage)
+        finally:
+            conn.close()
+    except Exception as exc:  # noqa: BLE001 - status figures never fail a sync
+        log.warning("could not record the RPC figures for `indexer status`: %s",
+                    str(exc).strip()[:200])
+
+
+class _PauseRecorder:
+    """Writes a quota pause's start and end for `indexer status`, on a connection of its own:
+    it runs in whichever thread met the quota, while the writer may be inside a transaction."""
+
+    def __init__(self, url: str, chain_id: int):
+        self.url, self.chain_id = url, chain_id
+
+    def __call__(self, endpoint: str, until, reason: str | None) -> None:
+        from indexer import store
+
+        try:
+            conn = store.connect(self.url)
+            try:
+                store.record_rpc_pause(conn, self.chain_id, endpoint, until, reason)
+            finally:
+                conn.close()
+        except Exception as exc:  # noqa: BLE001 - status figures never fail a sync
+            log.warning("could not record the quota pause for `indexer status`: %s",
+                        str(exc).strip()[:200])
 
 
 class _Progress:
@@ -525,6 +592,10 @@ def readonly_role(ctx: Context, role: str, password_env: str | None) -> None:
 def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
     """Show per token how far the index is and whether a sync is running.
 
+    Also what the sync's RPC use cost since it started (requests by method; the credits
+    billed with an [rpc] pricing; calls refused by kind) and whether it waits for a
+    provider's quota to reset.
+
     Exit code: 0 healthy, 1 lagging more than --max-lag blocks, 2 the RPC endpoint or the
     database cannot be reached.
 
@@ -542,7 +613,8 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
     config = _run(ctx.load)
     threshold = config.metrics.max_lag_blocks if max_lag is None else max_lag
     report: dict = {"chain_id": config.chain.id, "tokens": [], "sync_running": None,
-                    "head_block": None, "head_time": None, "finalized_block": None, "errors": []}
+                    "head_block": None, "head_time": None, "finalized_block": None, "rpc": None,
+                    "errors": []}
     if config.rpc.url:
         rpc = RpcClient(config.rpc.url, timeout=10, max_attempts=2, chain_id=config.chain.id)
         try:
@@ -566,6 +638,8 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
         try:
             report["sync_running"] = store.sync_running(conn)
             report["tokens"] = store.load_status(conn, config.chain.id)
+            report["rpc"] = _rpc_report(store.load_rpc_status(conn, config.chain.id),
+                                        report["sync_running"])
         finally:
             conn.close()
     except IndexerError as exc:
@@ -596,6 +670,29 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
         raise click.exceptions.Exit(code)
 
 
+def _rpc_report(row: dict | None, sync_running: bool) -> dict | None:
+    """The rpc part of `status`: the last sync's figures and its quota pause, if any."""
+    from datetime import datetime, timezone
+
+    if row is None:
+        return None
+    usage = row["usage"] or {}
+    until = row["paused_until"]
+    return {
+        "since": row["run_started_at"], "updated_at": row["updated_at"],
+        "pricing": usage.get("pricing"), "unit": usage.get("unit"),
+        "requests": usage.get("requests", {}), "calls": usage.get("calls", {}),
+        "credits": usage.get("credits", {}),
+        "credits_total": sum(usage.get("credits", {}).values()),
+        "refused": usage.get("refused", {}),
+        # A pause only holds a sync that runs; the time stays, for when it starts again.
+        "paused": bool(sync_running and until is not None
+                       and until > datetime.now(timezone.utc)),
+        "paused_until": until, "pause_reason": row["pause_reason"],
+        "paused_endpoint": row["paused_endpoint"],
+    }
+
+
 def _print_status(report: dict) -> None:
     head = report["head_block"]
     click.echo(f"chain {report['chain_id']}: head {head if head is not None else '?'}, "
@@ -613,6 +710,15 @@ def _print_status(report: dict) -> None:
             click.echo(f"{t['token']:<6} {t['indexed_block']:>13}  {when:<19}  {lag:>7}  {lag_s:>9}  "
                        f"{t['events_stored']:>10}  {('?' if rate is None else f'{rate:.0f} ev/s'):>13}"
                        f"  {derived:>13}")
+    rpc = report["rpc"]
+    if rpc is not None:
+        since = rpc["since"].strftime("%Y-%m-%d %H:%M:%S UTC") if rpc["since"] else "?"
+        text = usage_text(rpc, ": ") or ": no requests"
+        click.echo(f"rpc since {since}{text}")
+        if rpc["paused"]:
+            click.echo(f"rpc paused: quota used up at {rpc['paused_endpoint']}; waiting until "
+                       f"{rpc['paused_until'].strftime('%Y-%m-%d %H:%M:%S UTC')} "
+                       f"({rpc['pause_reason']})")
     for error in report["errors"]:
         click.echo(f"error: {error}")
     state = "healthy" if report["healthy"] else (

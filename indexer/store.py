@@ -653,3 +653,58 @@ def create_address_indexes(conn: psycopg.Connection) -> bool:
         for statement in sql_statements("address_indexes.sql"):
             conn.execute(statement)
     return True
+
+
+# -- RPC usage and quota pauses (rpc_status, revision 0010) -------------------------------------
+
+def record_rpc_usage(conn: psycopg.Connection, chain_id: int, usage: dict) -> None:
+    """The running sync's RPC figures (RpcClient.usage(): since when, by method, refusals, and
+    the quota pause under way) for `indexer status`. The first call of a run replaces the
+    figures of the run before."""
+    figures = {k: v for k, v in usage.items()
+               if k not in ("since", "paused_until", "pause_reason", "paused_endpoint")}
+    conn.execute(
+        """INSERT INTO rpc_status (chain_id, run_started_at, usage, paused_until, pause_reason,
+                                   paused_endpoint)
+           VALUES (%s, %s, %s, %s, %s, %s)
+           ON CONFLICT (chain_id) DO UPDATE SET run_started_at = EXCLUDED.run_started_at,
+               usage = EXCLUDED.usage, paused_until = EXCLUDED.paused_until,
+               pause_reason = EXCLUDED.pause_reason, paused_endpoint = EXCLUDED.paused_endpoint,
+               updated_at = now()""",
+        (chain_id, usage["since"], Jsonb(figures), usage.get("paused_until"),
+         usage.get("pause_reason"), usage.get("paused_endpoint")),
+    )
+
+
+def record_rpc_pause(conn: psycopg.Connection, chain_id: int, endpoint: str,
+                     until, reason: str | None) -> None:
+    """A quota pause of `endpoint` (its redacted URL) until `until` (a UTC datetime), or its
+    end (until None), as it starts or ends: the thread that meets it may hold up the batches
+    (and so record_rpc_usage) for hours."""
+    conn.execute(
+        """INSERT INTO rpc_status (chain_id, run_started_at, paused_until, pause_reason,
+                                   paused_endpoint)
+           VALUES (%s, now(), %s, %s, %s)
+           ON CONFLICT (chain_id) DO UPDATE SET paused_until = EXCLUDED.paused_until,
+               pause_reason = EXCLUDED.pause_reason, paused_endpoint = EXCLUDED.paused_endpoint,
+               updated_at = now()""",
+        (chain_id, until, reason if until is not None else None,
+         endpoint if until is not None else None),
+    )
+
+
+def load_rpc_status(conn: psycopg.Connection, chain_id: int) -> dict | None:
+    """The last sync's RPC figures and quota pause; None if none was recorded (or the schema
+    predates revision 0010)."""
+    if conn.execute("SELECT to_regclass('public.rpc_status')").fetchone()[0] is None:
+        return None
+    row = conn.execute(
+        """SELECT run_started_at, updated_at, usage, paused_until, pause_reason, paused_endpoint
+           FROM rpc_status WHERE chain_id = %s""",
+        (chain_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    keys = ("run_started_at", "updated_at", "usage", "paused_until", "pause_reason",
+            "paused_endpoint")
+    return dict(zip(keys, row))

@@ -70,11 +70,10 @@ class Syncer:
 
     def __post_init__(self) -> None:
         rpc = self.config.rpc
-        endpoints = make_endpoints([require_rpc_url(self.config), *rpc.fallback_urls],
-                                   rpc.max_requests_per_second)
+        endpoints = make_endpoints([require_rpc_url(self.config), *rpc.fallback_urls], config=rpc)
         opts = {"timeout": rpc.timeout, "max_attempts": rpc.max_attempts,
                 "backoff": rpc.backoff_seconds, "chain_id": self.config.chain.id,
-                "metrics": self.metrics}
+                "metrics": self.metrics, "stop": self.stop}
         self.rpc = RpcClient(endpoints, **opts)
         self.fetch_rpc = RpcClient(endpoints, **opts)  # the fetcher thread's own calls
         self.pool = FetchPool(lambda: RpcClient(endpoints, **opts), self.config.sync.ranges_in_flight)
@@ -373,6 +372,7 @@ class Syncer:
                     now = time.monotonic()
                     self._db(store.record_batch_seconds, self.config.chain.id, batch.tokens,
                              batch.checkpoint.number, now - last)
+                self._db(store.record_rpc_usage, self.config.chain.id, self.rpc.usage())
                 n = len(batch.rows)
                 rate = n / (now - last) if now > last else 0.0
                 self.metrics.batch(batch.tokens, batch.to_block - batch.from_block + 1,
