@@ -15,6 +15,19 @@ The fork faults answer as a node does that serves some blocks from another fork 
 `max_faults` the proxy injects that many faults and then forwards everything, so a test can
 show one bad answer being caught and refetched.
 
+Besides random faults it can behave as a hosted provider does, deterministically (FACTS.md,
+"Provider costs and limits"): `batch_cap` refuses longer JSON-RPC batches as public endpoints
+or geth do; `rate` (units per second, a token bucket holding one second, each call costing
+`costs[method]`, a batch the sum) refuses what exceeds it with a provider's own 429 answer;
+`set_quota(True)` answers every request with Infura's HTTP 402 daily-limit body until
+`set_quota(False)`. `limited` counts the calls they refused, by kind; `calls` (by method)
+counts all.
+
+    with FaultProxy(anvil.url, seed=0, rate_limit=500, costs=INFURA_COSTS,
+                    rate_answer="infura") as p:
+        ...
+    assert p.limited["rate"] < 0.02 * sum(p.calls.values())
+
 Standard library plus `requests` only.
 """
 
@@ -23,8 +36,10 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import math
 import random
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -70,6 +85,31 @@ def _block_by_number(call: Any) -> bool:
             and params[0].startswith("0x"))
 
 
+# Provider answers, as FACTS.md quotes them.
+INFURA_COSTS = {"eth_getLogs": 255, "eth_getBlockByNumber": 80, "eth_call": 80,
+                "eth_blockNumber": 80, "default": 80}
+INFURA_402 = {"code": 402, "message": "Payment Required",
+              "details": "You have reached your daily credit limit. To continue, upgrade your plan "
+                         "or wait for the daily reset at 00:00 UTC."}
+BATCH_ANSWERS = ("object", "geth", "http413")
+RATE_ANSWERS = ("infura", "alchemy", "quicknode", "public")
+
+
+def _rate_error(kind: str, rate: float, wait: float) -> dict:
+    if kind == "infura":
+        return {"code": -32005, "message": "project ID request rate exceeded",
+                "data": {"see": "https://infura.io/dashboard", "current_rps": round(rate * 1.1, 3),
+                         "allowed_rps": rate, "backoff_seconds": round(wait, 3)}}
+    if kind == "alchemy":
+        return {"code": 429, "message": "Your app has exceeded its compute units per second "
+                "capacity. If you have retries enabled, you can safely ignore this message. If "
+                "not, check out https://docs.alchemy.com/reference/throughput"}
+    if kind == "quicknode":
+        return {"code": -32007, "message": f"{rate:g}/second request limit reached - reduce calls "
+                "per second or upgrade your account at quicknode.com"}
+    return {"code": 429, "message": "Too Many Requests"}
+
+
 class _Exchange:
     """One incoming request: its parsed body, and the upstream answer, fetched at most once."""
 
@@ -104,15 +144,36 @@ class FaultProxy:
     def __init__(self, upstream: str, *, seed: int, rate: float = 0.0,
                  faults: tuple[str, ...] = ALL_FAULTS, timeout_seconds: float = 3.0,
                  max_faults: int | None = None, strip_block_timestamp: bool = False,
-                 range_limit: tuple[int, int, str] | None = None):
+                 range_limit: tuple[int, int, str] | None = None, batch_cap: int = 0,
+                 batch_answer: str = "object", rate_limit: float = 0.0,
+                 costs: dict[str, float] | None = None, rate_answer: str = "public",
+                 quota_after: int | None = None):
         """`max_faults`: inject at most this many faults in all, then forward everything.
         `strip_block_timestamp`: answer logs without their blockTimestamp, as a node older than
         the execution-apis change of August 2025 (or a provider that drops it) does.
         `range_limit`: (blocks, code, message): refuse every eth_getLogs spanning more blocks,
-        as a provider with a fixed range limit does (its real text), counted in `refused`."""
+        as a provider with a fixed range limit does (its real text), counted in `refused`.
+        `batch_cap`: refuse batches of more calls, answering as `batch_answer` says ("object":
+        a public endpoint's -32600 "batch size too large (max N)"; "geth": geth's one-element
+        array "batch too large"; "http413"). `rate_limit`: units per second (`costs` per
+        method, `costs["default"]` or 1 for the others), refused with `rate_answer`'s HTTP 429.
+        `quota_after`: the quota runs out (set_quota(True)) after this many requests were
+        answered. What these three refuse is counted in `limited`, by kind, in calls."""
         unknown = set(faults) - set(ALL_FAULTS)
         if unknown:
             raise ValueError(f"unknown fault classes: {sorted(unknown)}")
+        if batch_answer not in BATCH_ANSWERS or rate_answer not in RATE_ANSWERS:
+            raise ValueError(f"unknown answer: {batch_answer!r} / {rate_answer!r}")
+        self.batch_cap, self.batch_answer = batch_cap, batch_answer
+        self.rate_limit, self.costs, self.rate_answer = rate_limit, dict(costs or {}), rate_answer
+        self._level = rate_limit  # the token bucket, full at the start
+        self._refilled = time.monotonic()
+        self._quota = False
+        self.quota_after = quota_after
+        self._answered = 0
+        self.credits = 0.0  # the cost of the calls let through, as a provider bills them
+        self.limited: collections.Counter = collections.Counter()  # calls refused: batch, quota, rate
+        self.largest_batch = 0  # the most calls of a batch that was answered
         self.upstream = upstream
         self.seed = seed
         self.rate = rate
@@ -179,6 +240,74 @@ class FaultProxy:
     def set_rate(self, rate: float) -> None:
         with self._lock:
             self.rate = rate
+
+    def set_quota(self, exhausted: bool) -> None:
+        """While True, every JSON-RPC request gets Infura's HTTP 402 daily-limit answer."""
+        with self._lock:
+            self._quota = exhausted
+
+    # --- provider limits -------------------------------------------------------------------
+
+    def _cost(self, methods: list[str]) -> float:
+        return sum(self.costs.get(m, self.costs.get("default", 1)) for m in methods)
+
+    def _limit(self, ex: "_Exchange") -> tuple[int, dict[str, str], bytes] | None:
+        """A provider's refusal of this request, in the order providers apply them (batch
+        cap, daily quota, rate), or None to let it through."""
+        items = ex.payload if ex.is_batch else [ex.payload]
+        methods = [str(i.get("method")) if isinstance(i, dict) else "" for i in items]
+        with self._lock:
+            if self.quota_after is not None and self._answered >= self.quota_after:
+                self._quota, self.quota_after = True, None
+            if ex.is_batch and self.batch_cap and len(items) > self.batch_cap:
+                self.limited["batch"] += len(items)
+                kind = "batch_cap"
+            elif self._quota:
+                self.limited["quota"] += len(items)
+                kind = "quota"
+            elif self.rate_limit:
+                now = time.monotonic()
+                self._level = min(self.rate_limit,
+                                  self._level + (now - self._refilled) * self.rate_limit)
+                self._refilled = now
+                cost = self._cost(methods)
+                # More than the bucket holds goes from a full bucket, leaving it in debt.
+                if self._level >= min(cost, self.rate_limit):
+                    self._level -= cost
+                    kind = None
+                else:
+                    wait = (min(cost, self.rate_limit) - self._level) / self.rate_limit
+                    self.limited["rate"] += len(items)
+                    kind = "rate_limit"
+            else:
+                kind = None
+            if kind is None:
+                self._answered += 1
+                self.credits += self._cost(methods)
+                if ex.is_batch:
+                    self.largest_batch = max(self.largest_batch, len(items))
+        if kind is None:
+            return None
+        self._record(kind, ex.label)
+        if kind == "quota":
+            return self._json(INFURA_402, 402)
+        if kind == "batch_cap":
+            if self.batch_answer == "http413":
+                return 413, {"Content-Type": "text/plain"}, b"Request Entity Too Large"
+            if self.batch_answer == "geth":
+                first = next((i.get("id") for i in items if isinstance(i, dict)), None)
+                return self._json([{"jsonrpc": "2.0", "id": first,
+                                    "error": {"code": -32600, "message": "batch too large"}}])
+            return self._json({"jsonrpc": "2.0", "id": None, "error": {
+                "code": -32600, "message": f"batch size too large (max {self.batch_cap})"}})
+        error = _rate_error(self.rate_answer, self.rate_limit, wait)
+        ids = [i.get("id") if isinstance(i, dict) else None for i in items]
+        body = ([{"jsonrpc": "2.0", "id": i, "error": error} for i in ids] if ex.is_batch
+                else {"jsonrpc": "2.0", "id": ids[0], "error": error})
+        status, headers, out = self._json(body, 429)
+        if self.rate_answer == "public":
+            headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return status, headers, out
 
     # --- decisions -------------------------------------------------------------------------
 
@@ -330,6 +459,9 @@ class FaultProxy:
 
         self._count_calls(payload)
         ex = _Exchange(self, body, payload)
+        refusal = self._limit(ex)
+        if refusal is not None:
+            return refusal
         if self.range_limit is not None and ex.method == "eth_getLogs":
             span = self._log_range(ex)
             blocks, code, message = self.range_limit

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 import requests
@@ -321,3 +322,91 @@ def test_set_rate(mined):
 def test_unknown_fault_rejected(anvil):
     with pytest.raises(ValueError):
         FaultProxy(anvil.url, seed=0, faults=("nope",))
+
+
+# --- provider limits ---------------------------------------------------------------------------
+
+def headers_batch(n: int, first: int = 1) -> list[dict]:
+    return [req("eth_getBlockByNumber", [hex(b), False], rid=b) for b in range(first, first + n)]
+
+
+def test_batch_cap_refuses_longer_batches_as_a_public_endpoint_does(mined):
+    with FaultProxy(mined.url, seed=1, batch_cap=3) as proxy:
+        refused = post(proxy.url, headers_batch(4))
+        ok = post(proxy.url, headers_batch(3))
+        single = post(proxy.url, req("eth_blockNumber"))
+    assert refused.status_code == 200
+    assert refused.json() == {"jsonrpc": "2.0", "id": None, "error": {
+        "code": -32600, "message": "batch size too large (max 3)"}}
+    assert [e["id"] for e in ok.json()] == [1, 2, 3]
+    assert single.json()["result"] == "0x20"
+    assert proxy.counts == {"batch_cap": 1, "forwarded": 2}
+    assert proxy.events == [("batch_cap", "batch")]
+    assert sum(proxy.calls.values()) == 8 and proxy.limited == {"batch": 4}
+    assert proxy.largest_batch == 3
+
+
+def test_batch_cap_answers_as_geth_and_with_http_413(mined):
+    with FaultProxy(mined.url, seed=1, batch_cap=2, batch_answer="geth") as proxy:
+        geth = post(proxy.url, headers_batch(3, first=5))
+    assert geth.json() == [{"jsonrpc": "2.0", "id": 5,
+                            "error": {"code": -32600, "message": "batch too large"}}]
+    with FaultProxy(mined.url, seed=1, batch_cap=2, batch_answer="http413") as proxy:
+        r = post(proxy.url, headers_batch(3))
+    assert r.status_code == 413 and r.text == "Request Entity Too Large"
+
+
+def test_quota_answers_402_until_it_is_lifted(mined):
+    with FaultProxy(mined.url, seed=1) as proxy:
+        proxy.set_quota(True)
+        single = post(proxy.url, req("eth_blockNumber"))
+        batch = post(proxy.url, headers_batch(2))
+        proxy.set_quota(False)
+        after = post(proxy.url, req("eth_blockNumber"))
+    for r in (single, batch):
+        assert r.status_code == 402
+        assert r.json() == {"code": 402, "message": "Payment Required", "details": (
+            "You have reached your daily credit limit. To continue, upgrade your plan or wait "
+            "for the daily reset at 00:00 UTC.")}
+    assert after.json()["result"] == "0x20"
+    assert proxy.counts == {"quota": 2, "forwarded": 1}
+    assert proxy.limited == {"quota": 3}
+
+
+def test_rate_limit_is_a_token_bucket_of_one_second(mined):
+    costs = {"eth_getBlockByNumber": 80, "eth_blockNumber": 80}
+    with FaultProxy(mined.url, seed=1, rate_limit=400, costs=costs,
+                    rate_answer="infura") as proxy:
+        first = [post(proxy.url, req("eth_blockNumber")) for _ in range(5)]  # 400 credits
+        refused = post(proxy.url, req("eth_blockNumber", rid=7))
+        batch = post(proxy.url, headers_batch(2))
+        time.sleep(0.45)  # 180 credits back
+        again = post(proxy.url, headers_batch(2))
+    assert all(r.status_code == 200 for r in first)
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert refused.json()["id"] == 7 and error["code"] == -32005
+    assert error["message"] == "project ID request rate exceeded"
+    assert 0 < error["data"]["backoff_seconds"] <= 0.2
+    assert batch.status_code == 429 and [e["id"] for e in batch.json()] == [1, 2]
+    assert again.status_code == 200
+    assert proxy.limited == {"rate": 3} and sum(proxy.calls.values()) == 10
+
+
+def test_rate_limit_lets_a_request_larger_than_the_bucket_through_a_full_bucket(mined):
+    with FaultProxy(mined.url, seed=1, rate_limit=5, rate_answer="public") as proxy:
+        big = post(proxy.url, headers_batch(8))  # 8 calls, more than a second's 5
+        refused = post(proxy.url, req("eth_blockNumber"))
+    assert big.status_code == 200 and len(big.json()) == 8
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    assert refused.json()["error"] == {"code": 429, "message": "Too Many Requests"}
+
+
+@pytest.mark.parametrize("kind,code", [("alchemy", 429), ("quicknode", -32007)])
+def test_rate_limit_answers_in_the_providers_words(mined, kind, code):
+    with FaultProxy(mined.url, seed=1, rate_limit=1, rate_answer=kind) as proxy:
+        post(proxy.url, req("eth_blockNumber"))
+        r = post(proxy.url, req("eth_blockNumber"))
+    assert r.status_code == 429 and r.json()["error"]["code"] == code
+    assert ("compute units per second" if kind == "alchemy" else "1/second request limit reached") \
+        in r.json()["error"]["message"]
