@@ -193,7 +193,9 @@ def sync(ctx: Context, once: bool, metrics_port: int | None) -> None:
             summary.stopped = True
             summary.seconds = time.monotonic() - started
     usage = syncer.rpc.usage()
-    _record_usage(url, config.chain.id, usage)
+    # A quota pause belongs to a running sync: the next one finds out for itself.
+    _record_usage(url, config.chain.id, {**usage, "paused_until": None, "pause_reason": None,
+                                         "paused_endpoint": None})
     log.info(
         "done: %d events in %d blocks, %.1fs (%.0f events/s), %d RPC requests (%d retried)%s%s",
         summary.events, summary.blocks, summary.seconds, summary.events_per_second,
@@ -638,8 +640,7 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
         try:
             report["sync_running"] = store.sync_running(conn)
             report["tokens"] = store.load_status(conn, config.chain.id)
-            report["rpc"] = _rpc_report(store.load_rpc_status(conn, config.chain.id),
-                                        report["sync_running"])
+            report["rpc"] = _rpc_report(store.load_rpc_status(conn, config.chain.id))
         finally:
             conn.close()
     except IndexerError as exc:
@@ -670,7 +671,7 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
         raise click.exceptions.Exit(code)
 
 
-def _rpc_report(row: dict | None, sync_running: bool) -> dict | None:
+def _rpc_report(row: dict | None) -> dict | None:
     """The rpc part of `status`: the last sync's figures and its quota pause, if any."""
     from datetime import datetime, timezone
 
@@ -685,9 +686,9 @@ def _rpc_report(row: dict | None, sync_running: bool) -> dict | None:
         "credits": usage.get("credits", {}),
         "credits_total": sum(usage.get("credits", {}).values()),
         "refused": usage.get("refused", {}),
-        # A pause only holds a sync that runs; the time stays, for when it starts again.
-        "paused": bool(sync_running and until is not None
-                       and until > datetime.now(timezone.utc)),
+        # Recorded by a sync that runs (it may not hold the writer lock yet when the quota
+        # stops it at its first request), and cleared when it exits.
+        "paused": until is not None and until > datetime.now(timezone.utc),
         "paused_until": until, "pause_reason": row["pause_reason"],
         "paused_endpoint": row["paused_endpoint"],
     }
