@@ -210,7 +210,6 @@ class Pacer:
                  wall: Callable[[], float] = time.time):
         self.pricing = pricing
         self.clock, self.wall = clock, wall
-        self.configured = credits_per_second
         self.aimd = Aimd(credits_per_second * HEADROOM if credits_per_second > 0 else None)
         now = clock()
         rate = self.aimd.rate(now)
@@ -273,9 +272,10 @@ class Pacer:
             wait = max(0.0, self.hold_until - now)
             rate = self.aimd.rate(now)
             if rate is not None:
-                if self.credits is None:
+                if self.credits is None:  # born of a refusal: from empty, after its hold
                     self.credits = TokenBucket(rate, rate * BURST_SECONDS, now)
-                    self.credits.level = 0.0  # born of a refusal: start from empty
+                    self.credits.level = 0.0
+                    self.credits.hold(self.hold_until, now)
                 self.credits.set_rate(rate, rate * BURST_SECONDS, now)
                 wait = max(wait, self.credits.reserve(cost, now))
             if self.requests is not None:

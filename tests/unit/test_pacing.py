@@ -169,6 +169,18 @@ def test_pacer_without_budget_is_unlimited_until_refused():
     assert clock.slept == [pytest.approx(1.0, rel=1e-3)]  # born empty: a second's worth waits 1 s
 
 
+def test_learned_budget_starts_after_the_refusals_hold():
+    clock = Clock()
+    p = Pacer(PRESETS["none"], clock=clock, wall=clock.wall)
+    for _ in range(40):
+        p.acquire(1, clock.sleep)
+    clock.advance(0.1)
+    p.on_rate_limited(clock() - 0.05, retry_after=2.0)
+    rate = p.rate()
+    waits = [p.reserve(1) for _ in range(3)]
+    assert waits == [pytest.approx(2.0 + (i + 1) / rate) for i in range(3)]  # spaced, not bunched
+
+
 @pytest.mark.parametrize("preset,budget,fits", [
     ("infura", 0, 5),          # 450 paced credits per second / 80 per header
     ("alchemy", 0, 22),        # 450 / 20
