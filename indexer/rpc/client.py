@@ -293,9 +293,15 @@ class RpcClient:
         rate = [e for e in errors if isinstance(e, RateLimited)]
         if rate:
             retry_after = max((e.retry_after or 0.0) for e in rate) or None
-            endpoint.pacer.on_rate_limited(sent_at, retry_after)
+            pacer = endpoint.pacer
+            if pacer.on_rate_limited(sent_at, retry_after) and pacer.aimd.cuts == 1 \
+                    and pacer.aimd.ceiling is None:
+                log.warning("%s refuses requests for rate and no budget is configured: pacing "
+                            "to %.0f %s/s from now on, learned from the rate just sent; set "
+                            "[rpc] pricing and max_credits_per_second to pace to your plan",
+                            endpoint.safe_url, pacer.rate(), pacer.pricing.unit)
             if self.metrics is not None:
-                self.metrics.rpc_budget(endpoint.pacer.rate())
+                self.metrics.rpc_budget(pacer.rate())
 
     # -- retries -----------------------------------------------------------------------------
 

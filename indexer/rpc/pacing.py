@@ -43,13 +43,15 @@ DECREASE = 0.7
 INCREASE_PER_SECOND = 0.05
 FLOOR = 0.05
 # Without a configured budget the first refusal sets one: DECREASE times what was spent over
-# LEARN_WINDOW_SECONDS (at least LEARNED_MIN_RATE units per second). It grows by
-# LEARNED_GROWTH_PER_SECOND of itself each second without a ceiling (a limit met in a burst is
-# soon forgotten), and is cut at most every LEARNED_CUT_SECONDS: refusals that come whatever
-# the rate (a provider's hiccups) must not drive it to the floor.
+# LEARN_WINDOW_SECONDS (at least LEARNED_MIN_RATE units per second). After each cut it grows
+# back by INCREASE_PER_SECOND of the rate it was cut from until LEARNED_PLATEAU of that rate,
+# then probes above it by LEARNED_PROBE_PER_SECOND of it each second, without a ceiling (the
+# limit may have been met in a burst). It is cut at most every LEARNED_CUT_SECONDS: refusals
+# that come whatever the rate (a provider's hiccups) must not drive it to the floor.
 LEARN_WINDOW_SECONDS = 2.0
 LEARNED_MIN_RATE = 1.0
-LEARNED_GROWTH_PER_SECOND = 0.1
+LEARNED_PLATEAU = 0.95
+LEARNED_PROBE_PER_SECOND = 0.02
 LEARNED_CUT_SECONDS = 5.0
 # Infura's daily quota resets at 00:00 UTC; the first try after it waits this much longer, for
 # clocks that disagree by a few seconds.
@@ -155,11 +157,12 @@ class Aimd:
     """The paced rate: `ceiling` units per second until a refusal, then cut by DECREASE and
     grown back by INCREASE_PER_SECOND of the ceiling each second, never below FLOOR of it.
     `ceiling` None: no budget until the first refusal, which sets one from `observed` (the rate
-    just spent); that one grows by LEARNED_GROWTH_PER_SECOND of itself each second."""
+    just spent); that one grows back towards the rate it was cut from, then probes beyond."""
 
     def __init__(self, ceiling: float | None):
         self.ceiling = ceiling
         self.base = ceiling  # the rate right after the last cut (None: no limit yet)
+        self.cut_from = ceiling  # the rate the last cut was made from
         self.cut_at = -math.inf
         self.cuts = 0
 
@@ -167,9 +170,14 @@ class Aimd:
         if self.base is None or self.cut_at == -math.inf:
             return self.base
         elapsed = max(0.0, now - self.cut_at)
-        if self.ceiling is None:
-            return self.base * (1 + LEARNED_GROWTH_PER_SECOND) ** min(elapsed, 600.0)
-        return min(self.ceiling, self.base + self.ceiling * INCREASE_PER_SECOND * elapsed)
+        if self.ceiling is not None:
+            return min(self.ceiling, self.base + self.ceiling * INCREASE_PER_SECOND * elapsed)
+        plateau = max(self.base, self.cut_from * LEARNED_PLATEAU)
+        back = self.base + self.cut_from * INCREASE_PER_SECOND * elapsed
+        if back <= plateau:
+            return back
+        reached = (plateau - self.base) / (self.cut_from * INCREASE_PER_SECOND)
+        return plateau + self.cut_from * LEARNED_PROBE_PER_SECOND * (elapsed - reached)
 
     def cut(self, sent_at: float, now: float, observed: float) -> bool:
         """A request sent at `sent_at` was refused for rate. Cut, unless it was sent before the
@@ -184,6 +192,7 @@ class Aimd:
             current = max(observed, LEARNED_MIN_RATE)
         floor = self.ceiling * FLOOR if self.ceiling else LEARNED_MIN_RATE
         self.base = max(floor, current * DECREASE)
+        self.cut_from = current
         self.cut_at = now
         self.cuts += 1
         return True
@@ -224,6 +233,7 @@ class Pacer:
         self.pause_reason: str | None = None
         self.listeners: list[PauseListener] = []
         self._recent: collections.deque[tuple[float, float]] = collections.deque()
+        self._first: float | None = None  # clock time of the first request
         self._lock = threading.Lock()
 
     # -- costs and batches -------------------------------------------------------------------
@@ -280,6 +290,8 @@ class Pacer:
                 wait = max(wait, self.credits.reserve(cost, now))
             if self.requests is not None:
                 wait = max(wait, self.requests.reserve(1.0, now))
+            if self._first is None:
+                self._first = now
             self._recent.append((now + wait, cost))
             while self._recent and self._recent[0][0] < now - LEARN_WINDOW_SECONDS:
                 self._recent.popleft()
@@ -308,8 +320,11 @@ class Pacer:
                 self.hold_until = max(self.hold_until, until)
                 if self.credits is not None:
                     self.credits.hold(until, now)
-            observed = sum(c for t, c in self._recent if t >= now - LEARN_WINDOW_SECONDS
-                           ) / LEARN_WINDOW_SECONDS
+            # Over the window, or since the first request if that is more recent: a refusal in
+            # the first second must not make the first second's few requests the budget.
+            span = min(LEARN_WINDOW_SECONDS, max(0.25, now - self._first)) \
+                if self._first is not None else LEARN_WINDOW_SECONDS
+            observed = sum(c for t, c in self._recent if t >= now - LEARN_WINDOW_SECONDS) / span
             return self.aimd.cut(sent_at, now, observed)
 
     def hold_remaining(self) -> float:

@@ -9,7 +9,7 @@ import pytest
 
 from indexer.rpc import PRESETS, Pacer, RpcStopped, make_pricing
 from indexer.rpc.pacing import (BURST_SECONDS, DECREASE, FLOOR, HEADROOM, INCREASE_PER_SECOND,
-                                LEARNED_CUT_SECONDS, LEARNED_GROWTH_PER_SECOND,
+                                LEARNED_CUT_SECONDS, LEARNED_PLATEAU, LEARNED_PROBE_PER_SECOND,
                                 QUOTA_RESET_MARGIN_SECONDS, Aimd, TokenBucket, next_utc_midnight)
 from indexer.rpc.endpoint import Usage
 
@@ -105,10 +105,18 @@ def test_aimd_without_budget_learns_one_from_the_rate_spent():
     assert a.rate(0) is None
     assert a.cut(sent_at=1.0, now=1.0, observed=200.0)
     assert a.rate(1.0) == pytest.approx(200 * DECREASE)
-    assert a.rate(3.0) == pytest.approx(200 * DECREASE * (1 + LEARNED_GROWTH_PER_SECOND) ** 2)
+    # Back towards the rate refused, then probing beyond it, slowly and without a ceiling.
+    assert a.rate(3.0) == pytest.approx(200 * DECREASE + 200 * INCREASE_PER_SECOND * 2)
+    back = (LEARNED_PLATEAU - DECREASE) / INCREASE_PER_SECOND
+    assert a.rate(1.0 + back) == pytest.approx(200 * LEARNED_PLATEAU)
+    assert a.rate(1.0 + back + 10) == pytest.approx(200 * (LEARNED_PLATEAU
+                                                           + 10 * LEARNED_PROBE_PER_SECOND))
     # Refusals closer together than LEARNED_CUT_SECONDS cut once: hiccups keep it off the floor.
     assert not a.cut(sent_at=2.0, now=2.0, observed=200.0)
-    assert a.cut(sent_at=1.0 + LEARNED_CUT_SECONDS, now=1.0 + LEARNED_CUT_SECONDS, observed=0)
+    later = 1.0 + LEARNED_CUT_SECONDS
+    assert a.cut(sent_at=later, now=later, observed=0)
+    assert a.rate(later) == pytest.approx(
+        (200 * DECREASE + 200 * INCREASE_PER_SECOND * LEARNED_CUT_SECONDS) * DECREASE)
 
 
 # -- the pacer ------------------------------------------------------------------------------------
@@ -164,9 +172,20 @@ def test_pacer_without_budget_is_unlimited_until_refused():
         p.acquire(1, clock.sleep)
     assert p.on_rate_limited(clock(), None)
     learned = p.rate()
-    assert learned == pytest.approx(DECREASE * 150 / 2, rel=0.05)  # 150 calls in the 2 s window
+    assert learned == pytest.approx(DECREASE * 150 / 1, rel=0.05)  # 150 calls since the start, 1 s
     p.acquire(learned, clock.sleep)
     assert clock.slept == [pytest.approx(1.0, rel=1e-3)]  # born empty: a second's worth waits 1 s
+
+
+def test_learned_budget_comes_from_the_last_two_seconds():
+    clock = Clock()
+    p = Pacer(PRESETS["none"], clock=clock, wall=clock.wall)
+    for _ in range(20):  # 10 calls a second for 20 s
+        for _ in range(10):
+            p.acquire(1, clock.sleep)
+        clock.advance(1.0)
+    p.on_rate_limited(clock() - 0.1, None)
+    assert p.rate() == pytest.approx(DECREASE * 10, rel=0.1)
 
 
 def test_learned_budget_starts_after_the_refusals_hold():

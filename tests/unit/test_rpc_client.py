@@ -218,3 +218,26 @@ def test_real_stop_event_wakes_a_sleeping_client_at_once():
     with pytest.raises(RpcStopped):
         rpc.fetch_block_number()
     assert time.monotonic() - started < 2
+
+
+def test_unconfigured_endpoint_learns_a_budget_at_its_first_rate_refusal_and_says_so(caplog):
+    state = {"refuse": 0}
+
+    def script(payload):
+        if state["refuse"]:
+            state["refuse"] -= 1
+            return Answer(429, b"", {"Retry-After": "1"})
+
+    rpc, clock = client(Node(script))
+    for _ in range(40):
+        rpc.fetch_block_number()
+        clock.advance(0.05)  # 20 calls a second
+    assert rpc.endpoints[0].pacer.rate() is None
+    state["refuse"] = 3
+    with caplog.at_level(logging.WARNING):
+        rpc.fetch_block_number()
+        clock.advance(10)
+        rpc.fetch_block_number()
+    learned = [r.getMessage() for r in caplog.records if "no budget is configured" in r.getMessage()]
+    assert len(learned) == 1 and "pacing to 14 calls/s" in learned[0], learned
+    assert rpc.stats.refused == {"rate": 3}
