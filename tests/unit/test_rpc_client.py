@@ -241,3 +241,31 @@ def test_unconfigured_endpoint_learns_a_budget_at_its_first_rate_refusal_and_say
     learned = [r.getMessage() for r in caplog.records if "no budget is configured" in r.getMessage()]
     assert len(learned) == 1 and "pacing to 14 calls/s" in learned[0], learned
     assert rpc.stats.refused == {"rate": 3}
+
+
+def test_quota_used_up_on_one_endpoint_moves_to_a_fallback_without_waiting(caplog):
+    clock = Clock()
+    stop = threading.Event()
+    first = Endpoint("https://a.example/KEY", pricing=PRESETS["infura"], clock=clock,
+                     wall=clock.wall)
+    second = Endpoint("https://b.example/KEY", pricing=PRESETS["infura"], clock=clock,
+                      wall=clock.wall)
+    rpc = RpcClient([first, second], stop=stop)
+
+    class Session(Node):
+        def post(self, url, data, timeout):
+            if url.startswith("https://a."):
+                self.posted.append("a")
+                return infura_402()
+            return super().post(url, data, timeout)
+
+    rpc._session = Session()
+    rpc._sleep = clock.sleep
+    with caplog.at_level(logging.WARNING):
+        assert rpc.fetch_block_number() == 16
+        assert rpc.fetch_block_number() == 16
+    assert rpc._session.posted[0] == "a" and rpc._session.posted.count("a") == 1
+    assert sum(clock.slept) < 1  # paced, never paused
+    assert first.pacer.paused and not second.pacer.paused
+    assert any("quota used up" in r.getMessage() and "using https://b.example/…" in r.getMessage()
+               for r in caplog.records)
