@@ -99,6 +99,16 @@ class NodeProcess:
 
 # -- one run ---------------------------------------------------------------------------------
 
+# The [rpc] settings a user who read the README's "Hosted providers" would write for each
+# profile (its price list and its plan's budget); --unconfigured leaves them out.
+CONFIGURED_RPC = {
+    "infura": ['pricing = "infura"'],
+    "quicknode": ['pricing = "quicknode"'],
+    "alchemy": ['pricing = "alchemy"', "max_credits_per_second = 10000"],
+    "public": ["max_credits_per_second = 10"],
+}
+
+
 def write_config(path: Path, rpc_url: str, database_url: str, sync_settings: list[str],
                  rpc_settings: list[str]) -> None:
     """Only what the run needs: the built-in defaults (chain id 1, both tokens at their real
@@ -231,7 +241,9 @@ def measure_profile(node: NodeProcess, admin_url: str, profile_name: str, timest
                              overrides=args.overrides.get(profile_name, {}))
     database_url = fresh_database(admin_url, "bench_mainnet")
     config = (out_dir / f"mainnet-{tag}.toml").resolve()
-    write_config(config, node.url + route["path"], database_url, args.sync_set, args.rpc_set)
+    user_rpc = [] if args.unconfigured else CONFIGURED_RPC.get(profile_name, [])
+    write_config(config, node.url + route["path"], database_url, args.sync_set,
+                 user_rpc + args.rpc_set)
     say(f"[{tag}] indexer sync --once (at most {args.max_seconds:g}s)...")
     sync = run_sync(config, out_dir / f"mainnet-sync-{tag}.log", roots, args.max_seconds, src)
     stats = node.control(op="stats", path=route["path"])
@@ -501,6 +513,9 @@ def main() -> None:
                     help="extra [sync] setting for the indexer (repeatable)")
     ap.add_argument("--rpc-set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra [rpc] setting for the indexer (repeatable)")
+    ap.add_argument("--unconfigured", action="store_true",
+                    help="leave out the [rpc] pricing and budget a user would set for each "
+                         "profile (CONFIGURED_RPC): what an unconfigured sync does")
     ap.add_argument("--database-url", default=None,
                     help="a PostgreSQL server to use (the benchmark creates and drops bench_mainnet on "
                          "it) instead of the embedded one in benchmarks/out/pg")

@@ -616,7 +616,7 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
     threshold = config.metrics.max_lag_blocks if max_lag is None else max_lag
     report: dict = {"chain_id": config.chain.id, "tokens": [], "sync_running": None,
                     "head_block": None, "head_time": None, "finalized_block": None, "rpc": None,
-                    "errors": []}
+                    "estimated_block_times": None, "errors": []}
     if config.rpc.url:
         rpc = RpcClient(config.rpc.url, timeout=10, max_attempts=2, chain_id=config.chain.id)
         try:
@@ -641,6 +641,7 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
             report["sync_running"] = store.sync_running(conn)
             report["tokens"] = store.load_status(conn, config.chain.id)
             report["rpc"] = _rpc_report(store.load_rpc_status(conn, config.chain.id))
+            report["estimated_block_times"] = store.count_estimated_times(conn, config.chain.id)
         finally:
             conn.close()
     except IndexerError as exc:
@@ -720,6 +721,9 @@ def _print_status(report: dict) -> None:
             click.echo(f"rpc paused: quota used up at {rpc['paused_endpoint']}; waiting until "
                        f"{rpc['paused_until'].strftime('%Y-%m-%d %H:%M:%S UTC')} "
                        f"({rpc['pause_reason']})")
+    if report["estimated_block_times"]:
+        click.echo(f"times: {report['estimated_block_times']} blocks with logs have an estimated "
+                   "time inside their exact UTC day (the node's logs lack blockTimestamp)")
     for error in report["errors"]:
         click.echo(f"error: {error}")
     state = "healthy" if report["healthy"] else (

@@ -381,6 +381,12 @@ def mark_final_seen(conn: psycopg.Connection, chain_id: int, block: int) -> None
     )
 
 
+def count_estimated_times(conn: psycopg.Connection, chain_id: int) -> int:
+    """How many blocks' stored times are estimates (estimated_times)."""
+    return conn.execute("SELECT count(*) FROM estimated_times WHERE chain_id = %s",
+                        (chain_id,)).fetchone()[0]
+
+
 def load_final_seen(conn: psycopg.Connection, chain_id: int) -> int | None:
     """The highest block whose stored rows this database has seen final (mark_final_seen)."""
     row = conn.execute(

@@ -3,6 +3,8 @@ deep in final history no header is asked for, and every stored time is exact eit
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -87,6 +89,10 @@ def test_without_block_timestamp_each_log_gets_its_exact_day_from_few_headers(
         else:
             assert int(stored.timestamp()) == truth[n], n
     assert estimated and len(estimated) > len(deep) // 2
+    direct = tmp_path / "direct.toml"
+    direct.write_text(chain.config_toml(stripped))
+    status = run_cli("--config", str(direct), "status", "--json")
+    assert json.loads(status.output)["estimated_block_times"] == len(estimated)
     asked = deep & set(without.blocks_asked)
     assert len(asked) < len(deep) // 2  # a few per day boundary, not one per block with a log
 
