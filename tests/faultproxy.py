@@ -147,7 +147,7 @@ class FaultProxy:
                  range_limit: tuple[int, int, str] | None = None, batch_cap: int = 0,
                  batch_answer: str = "object", rate_limit: float = 0.0,
                  costs: dict[str, float] | None = None, rate_answer: str = "public",
-                 quota_after: int | None = None):
+                 quota_after: int | None = None, methods: tuple[str, ...] | None = None):
         """`max_faults`: inject at most this many faults in all, then forward everything.
         `strip_block_timestamp`: answer logs without their blockTimestamp, as a node older than
         the execution-apis change of August 2025 (or a provider that drops it) does.
@@ -158,7 +158,8 @@ class FaultProxy:
         array "batch too large"; "http413"). `rate_limit`: units per second (`costs` per
         method, `costs["default"]` or 1 for the others), refused with `rate_answer`'s HTTP 429.
         `quota_after`: the quota runs out (set_quota(True)) after this many requests were
-        answered. What these three refuse is counted in `limited`, by kind, in calls."""
+        answered. What these three refuse is counted in `limited`, by kind, in calls.
+        `methods`: inject the random faults only into single requests of these methods."""
         unknown = set(faults) - set(ALL_FAULTS)
         if unknown:
             raise ValueError(f"unknown fault classes: {sorted(unknown)}")
@@ -183,6 +184,7 @@ class FaultProxy:
         self._injected = 0
         self.strip_block_timestamp = strip_block_timestamp
         self.range_limit = range_limit
+        self.methods = methods
         self.refused = 0  # eth_getLogs refused by range_limit
         self.calls: collections.Counter = collections.Counter()  # JSON-RPC calls by method, batch items too
         self.blocks_asked: collections.Counter = collections.Counter()  # eth_getBlockByNumber by number
@@ -345,6 +347,8 @@ class FaultProxy:
                 self.events.append((fault, method))
 
     def _applicable(self, ex: _Exchange) -> list[str]:
+        if self.methods is not None and (ex.is_batch or ex.method not in self.methods):
+            return []
         allowed = set(self.faults)
         out = [f for f in GENERIC_FAULTS if f in allowed]
         if ex.is_batch:

@@ -156,6 +156,13 @@ class History:
                 counts[ev.KINDS[code].token] += c
         return dict(zip(ev.TOKENS, counts))
 
+    def fee_legs(self, to_block: int) -> int:
+        """PAXG fee legs up to to_block: the generator sends every fee leg, and nothing else, to
+        the fee recipient, and every service-fee leg, and nothing else, to the relayer."""
+        i1 = bisect.bisect_right(self.block, to_block)
+        fee_ids = (ev.FEE_RECIPIENT, ev.RELAYER)
+        return sum(1 for i in range(i1) if self.kind[i] == ev.P_TRANSFER and self.b[i] in fee_ids)
+
     # -- the ledger (eth_call) ---------------------------------------------------------------
 
     def _build_ledger(self) -> list:

@@ -77,6 +77,7 @@ class Node:
         self.blocks = blocks
         self.head = blocks.head
         self.topic_of = [_PAD + a[2:] for a in history.addresses]
+        self._implementations: set[str] | None = None
         self._kind_info = {k.code: (ev.TOKEN_ADDRESSES[k.token], k.topic0, k.layout, k.token)
                            for k in ev.KINDS.values()}
 
@@ -284,6 +285,16 @@ class Node:
 
     # -- eth_call ----------------------------------------------------------------------------
 
+    def paxg_implementations(self) -> set[str]:
+        """The implementations PAXG's Upgraded logs name: V1 contracts, which answer feeRate()
+        (the indexer asks each one whether it has fees)."""
+        if self._implementations is None:
+            h = self.history
+            upgraded = next(k.code for k in ev.KINDS.values() if k.token == 0 and k.name == "Upgraded")
+            self._implementations = {h.addresses[h.a[i]] for i, k in enumerate(h.kind)
+                                     if k == upgraded}
+        return self._implementations
+
     def eth_call(self, params: list) -> str:
         if not params or not isinstance(params[0], dict):
             raise RpcFailure(-32602, "missing value for required argument 0")
@@ -294,6 +305,8 @@ class Node:
         to = str(tx.get("to") or "").lower()
         data = str(tx.get("data") or tx.get("input") or "0x").lower()
         if to not in ev.TOKEN_ADDRESSES:
+            if data[:10] == FEE_RATE and to in self.paxg_implementations():
+                return "0x" + "0" * 64  # a PAXG V1 implementation: its own storage's fee rate
             return "0x"
         token = ev.TOKEN_ADDRESSES.index(to)
         if n < (ev.PAXG_START, ev.XAUT_START)[token]:

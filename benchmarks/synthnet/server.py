@@ -152,7 +152,8 @@ class Server(ThreadingHTTPServer):
             to = int(req["to_block"])
             frm = int(req.get("from_block", 0))
             counts = h.scanned_counts(to, frm)
-            return {"counts": counts, "total": sum(counts.values())}
+            return {"counts": counts, "total": sum(counts.values()),
+                    "fee_legs": h.fee_legs(to) if frm == 0 else None}
         if op == "floor":
             profile = with_overrides(PROFILES[req["profile"]], req.get("overrides") or {})
             ts = profile.timestamps if req.get("timestamps") is None else bool(req["timestamps"])

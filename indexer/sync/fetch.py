@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import queue
+import statistics
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import FIRST_COMPLETED, wait
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Callable
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 # to a block with a log; after this many blocks without one, a range's last header is fetched
 # so that a restart does not scan the stretch again.
 CHECKPOINT_LAG_BLOCKS = 100_000
+# A range whose answer takes this many times the recent median, and at least this many
+# seconds, is asked for again (see Fetcher._result).
+HEDGE_FACTOR = 4
+HEDGE_AFTER_SECONDS = 5.0
 # A log whose blockHash disagrees with the header is refetched this many times, then we stop:
 # the node is mid-reorg or inconsistent, and storing either answer could be wrong.
 HASH_MISMATCH_ATTEMPTS = 5
@@ -309,6 +315,9 @@ class _Planned:
     hi: int
     tokens: list[Token]
     future: Future
+    task: dict  # fetch_range's arguments, for a hedge
+    submitted: float  # time.monotonic()
+    hedge: Future | None = None
 
 
 class Fetcher(threading.Thread):
@@ -327,6 +336,7 @@ class Fetcher(threading.Thread):
         self.state, self.out, self.stop, self.sizer = state, out, stop, sizer
         self.in_flight = max(1, config.sync.ranges_in_flight)
         self._checkpoint = lo - 1  # the last block whose hash a batch gave (about)
+        self._took: deque[float] = deque(maxlen=50)  # seconds the last ranges took
 
     def _put(self, item) -> bool:
         while not self.stop.is_set():
@@ -350,23 +360,42 @@ class Fetcher(threading.Thread):
         # The lowest tokens are due from the walk's first block; the others join the walk at
         # their own next block (the decoder drops their logs below it).
         tokens = [t for t in self.config.enabled_tokens if self.next_block[t.symbol] <= hi]
-        future = self.pool.submit(
-            fetch_range, lo=lo, hi=hi, addresses=[t.address for t in tokens],
-            topics=all_topics(tokens), window_from=self.window_from, finalized=self.finalized,
-            header_batch=self.config.sync.header_batch, anchor=anchor,
-            slots=FIXED_SLOTS.get(self.config.chain.id))
+        task = dict(lo=lo, hi=hi, addresses=[t.address for t in tokens],
+                    topics=all_topics(tokens), window_from=self.window_from,
+                    finalized=self.finalized, header_batch=self.config.sync.header_batch,
+                    anchor=anchor, slots=FIXED_SLOTS.get(self.config.chain.id))
         if anchor:
             self._checkpoint = hi  # one anchor per stretch, not one per range in flight
-        return _Planned(lo, hi, tokens, future)
+        return _Planned(lo, hi, tokens, self.pool.submit(fetch_range, **task), task,
+                        time.monotonic())
 
     def _result(self, planned: _Planned) -> RangeAnswer | None:
-        """The range's answer, waiting for it; None when a stop was asked for meanwhile."""
+        """The range's answer, waiting for it; None when a stop was asked for meanwhile.
+
+        Ranges are committed in order, so one answer that hangs (a provider's node that holds
+        the connection until the time-out) would stall every range behind it: a range that
+        takes HEDGE_FACTOR times the recent median (and at least HEDGE_AFTER_SECONDS) is asked
+        for a second time, and whichever answer comes first is taken."""
         while not self.stop.is_set():
-            try:
-                return planned.future.result(timeout=0.2)
-            except FutureTimeout:
-                continue
+            futures = [f for f in (planned.future, planned.hedge) if f is not None]
+            done, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future.exception() is None:
+                    self._took.append(time.monotonic() - planned.submitted)
+                    return future.result()
+            if len(done) == len(futures):  # every attempt failed: the first one's error
+                return planned.future.result()
+            waited = time.monotonic() - planned.submitted
+            if planned.hedge is None and waited > self._hedge_after():
+                log.info("blocks %d-%d: no answer after %.1fs; asking again", planned.lo,
+                         planned.hi, waited)
+                planned.hedge = self.pool.submit(fetch_range, **planned.task)
         return None
+
+    def _hedge_after(self) -> float:
+        if len(self._took) < 5:
+            return HEDGE_AFTER_SECONDS * 2
+        return max(HEDGE_AFTER_SECONDS, HEDGE_FACTOR * statistics.median(self._took))
 
     def _walk_ranges(self) -> None:
         pending: deque[_Planned] = deque()
@@ -404,7 +433,9 @@ class Fetcher(threading.Thread):
                 self.metrics.range_split()
                 first = self.sizer.after_too_large(head.lo, span, exc)
                 for planned in pending:  # planned at the refused size: plan again from here
-                    planned.future.cancel()
+                    for future in (planned.future, planned.hedge):
+                        if future is not None:
+                            future.cancel()
                 pending.clear()
                 pending.append(self._submit(head.lo, head.lo + first - 1))
                 planned_to, careful = head.lo + first - 1, True

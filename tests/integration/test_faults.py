@@ -265,3 +265,23 @@ def test_a_range_limit_is_learnt_once_and_sticks(chain, tmp_path, database_url, 
     assert ranges > 30
     # Refused while the limit is found (one range at a time meanwhile), never after.
     assert proxy.refused == most_refusals, (proxy.refused, ranges)
+
+
+def test_a_range_whose_answer_hangs_is_asked_for_again(chain, tmp_path, database_url,
+                                                      database_factory):
+    # One eth_getLogs answer never comes (the connection is held for 25 s, longer than the
+    # hedge waits): ranges commit in order, so the range is asked for a second time instead of
+    # stalling every range behind it until the time-out.
+    long_chain(chain, rounds=6, gap=40)
+    reference = reference_run(chain, tmp_path, database_factory)
+    with FaultProxy(chain.anvil.url, seed=1, rate=1.0, faults=("timeout",), max_faults=1,
+                    timeout_seconds=25.0, methods=("eth_getLogs",)) as proxy:
+        path = tmp_path / "hang.toml"
+        path.write_text(chain.config_toml(database_url, batch_blocks=16, max_batch_blocks=16)
+                        .replace(f'url = "{chain.anvil.url}"',
+                                 f'url = "{proxy.url}"\ntimeout = 60'))
+        result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert proxy.counts["timeout"] == 1
+    assert "no answer after" in result.output and "asking again" in result.output
+    assert dump_tables(database_url) == reference
