@@ -116,21 +116,24 @@ def is_deep(hi: int, window_from: int, finalized: int | None) -> bool:
 DAY = 86_400
 
 
-def date_blocks(rpc: RpcClient, lo: int, hi: int, blocks: list[int], *,
-                slots: tuple[int, int] | None) -> tuple[dict[int, dict], dict[int, tuple[int, bool]]]:
-    """The UTC day of each of `blocks` (sorted, inside [lo, hi]) exactly, from few headers.
+def date_blocks(rpc: RpcClient, blocks: list[int], *, slots: tuple[int, int] | None
+                ) -> tuple[dict[int, dict], dict[int, tuple[int, bool]]]:
+    """The UTC day of each of `blocks` (sorted) exactly, from few headers.
 
-    The headers of lo and hi come first. Between two blocks whose days are the same every block
-    has that day, and a time interpolated between them (exact where `slots` says no slot was
-    missed between them). Where the days differ, the block with a log nearest to where the
-    midnight should fall is asked for, and each side is dated again: a day boundary costs a
-    few headers (each one an exact time), not one header per block with a log.
+    The headers of the first and the last come first. Between two blocks whose days are the
+    same every block has that day, and a time interpolated between them (exact where `slots`
+    says no slot was missed between them). Where the days differ, the block nearest to where
+    the midnight should fall is asked for, and each side is dated again: a day boundary costs
+    a few headers (each one an exact time), not one header per block with a log.
     Returns the headers fetched and (time, exact) for the other blocks.
     """
+    if not blocks:
+        return {}, {}
+    lo, hi = blocks[0], blocks[-1]
     fetched = rpc.fetch_headers(sorted({lo, hi}), chunk=2)
     stamp = {n: int(h["timestamp"], 16) for n, h in fetched.items()}
     times: dict[int, tuple[int, bool]] = {}
-    todo = [(lo, hi, [n for n in blocks if n not in stamp])]
+    todo = [(lo, hi, blocks[1:-1])]
     while todo:
         a, b, inside = todo.pop()
         if not inside:
@@ -182,7 +185,9 @@ def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topic
         if _stamps(logs) is not None:
             headers = rpc.fetch_headers([hi], chunk=1) if anchor else {}
             return RangeAnswer(lo, hi, logs, headers, None)
-        headers, times = date_blocks(rpc, lo, hi, sorted(numbers), slots=slots)
+        headers, times = date_blocks(rpc, sorted(numbers), slots=slots)
+        if anchor and hi not in headers:
+            headers.update(rpc.fetch_headers([hi], chunk=1))
         return RangeAnswer(lo, hi, logs, headers, None, times)
     numbers.update((lo, hi))
     if near_head:

@@ -32,8 +32,8 @@ def test_every_block_gets_its_exact_day_from_a_few_headers_per_midnight():
     rng = random.Random(4)
     blocks = sorted(rng.sample(range(1, 39_999), 2_500))
     node = Headers(stamps)
-    fetched, times = date_blocks(node, 0, 39_999, blocks, slots=None)
-    days = stamps[39_999] // DAY - stamps[0] // DAY
+    fetched, times = date_blocks(node, blocks, slots=None)
+    days = stamps[blocks[-1]] // DAY - stamps[blocks[0]] // DAY
     assert days >= 4
     for n in blocks:
         if n in fetched:
@@ -49,8 +49,8 @@ def test_no_missed_slot_between_two_headers_makes_every_time_between_exact():
     merge = 1_000
     stamps = {n: 1_700_000_000 + 12 * (n - merge) for n in range(merge, merge + 5_000)}
     node = Headers(stamps)
-    blocks = [1_010, 1_500, 2_222, 5_999]
-    fetched, times = date_blocks(node, 1_000, 5_999, blocks, slots=(merge, 12))
+    blocks = [1_000, 1_010, 1_500, 2_222, 5_999]
+    fetched, times = date_blocks(node, blocks, slots=(merge, 12))
     for n in blocks:
         if n not in fetched:
             assert times[n] == (stamps[n], True)
@@ -64,7 +64,7 @@ def test_a_missed_slot_leaves_estimates_but_exact_days():
         t += 24 if n % 97 == 0 else 12  # a missed slot now and then
     node = Headers(stamps)
     blocks = list(range(merge + 5, merge + 20_000, 13))
-    fetched, times = date_blocks(node, merge, merge + 19_999, blocks, slots=(merge, 12))
+    fetched, times = date_blocks(node, blocks, slots=(merge, 12))
     assert any(not exact for _, exact in times.values())
     for n, (t, exact) in times.items():
         assert t // DAY == stamps[n] // DAY
@@ -74,5 +74,12 @@ def test_a_missed_slot_leaves_estimates_but_exact_days():
 
 def test_before_the_first_fixed_slot_nothing_is_called_exact():
     stamps = {n: 1_600_000_000 + 12 * n for n in range(100)}  # evenly spaced, but proof of work
-    _, times = date_blocks(Headers(stamps), 0, 99, [10, 20], slots=(500, 12))
+    _, times = date_blocks(Headers(stamps), [10, 20, 30], slots=(500, 12))
     assert all(not exact for _, exact in times.values())
+
+
+def test_no_block_no_header_and_one_block_one_header():
+    node = Headers({7: 1_600_000_000})
+    assert date_blocks(node, [], slots=None) == ({}, {})
+    fetched, times = date_blocks(node, [7], slots=None)
+    assert list(fetched) == [7] and times == {} and node.asked == [7]
