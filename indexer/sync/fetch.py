@@ -107,12 +107,6 @@ def _stamps(logs: list[dict]) -> dict[int, int] | None:
     return stamps
 
 
-def is_deep(hi: int, window_from: int, finalized: int | None) -> bool:
-    """A range below the reorg window and at or below the node's finalized block: no reorg can
-    touch it, so no header is needed to link it (only its logs' times, if they lack them)."""
-    return hi < window_from and (finalized is None or hi <= finalized)
-
-
 DAY = 86_400
 
 
@@ -163,12 +157,12 @@ def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topic
     """All the node's answers one range needs (runs on a pool thread, several side by side).
 
     Near the head (blocks from `window_from` on) the range's last block is read before
-    eth_getLogs and every header of the window part is fetched. Elsewhere the headers of the
-    blocks with logs (their times), of `lo` (it must build on the block stored below) and of
-    `hi` (the checkpoint) — except deep in final history when the logs carry blockTimestamp:
-    then no header at all, unless `anchor` asks for `hi`'s (a checkpoint far behind, after
-    ranges without logs, moves up to it); deep without blockTimestamp, only the few headers
-    that give every log its exact UTC day (date_blocks).
+    eth_getLogs and every header of the window part is fetched; a range that reaches blocks
+    not yet final also gets the headers of its ends (it must build on the block stored below)
+    and of its blocks with logs there. Blocks with logs below that, final and outside the
+    window, need no header to link them, only their times: from their logs' blockTimestamp, or
+    else from the few headers that give each its exact UTC day (date_blocks). `anchor` asks
+    for `hi`'s header too (a checkpoint far behind, after ranges without logs, moves to it).
     """
     near_head = hi >= window_from
     hash_before = None
@@ -181,19 +175,23 @@ def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topic
     numbers = {int(entry["blockNumber"], 16) for entry in logs}
     if any(n < lo or n > hi for n in numbers):
         raise HashMismatch(f"node returned logs outside {lo}-{hi}")
-    if is_deep(hi, window_from, finalized):
-        if _stamps(logs) is not None:
-            headers = rpc.fetch_headers([hi], chunk=1) if anchor else {}
-            return RangeAnswer(lo, hi, logs, headers, None)
-        headers, times = date_blocks(rpc, sorted(numbers), slots=slots)
-        if anchor and hi not in headers:
-            headers.update(rpc.fetch_headers([hi], chunk=1))
-        return RangeAnswer(lo, hi, logs, headers, None, times)
-    numbers.update((lo, hi))
+    # Blocks below this are outside the reorg window and final: no header is needed to link
+    # them, only their times, which their logs' blockTimestamp gives (date_blocks otherwise).
+    final_below = window_from if finalized is None else min(window_from, finalized + 1)
+    stamped = _stamps(logs) is not None
+    headers, times = ({}, {}) if stamped else date_blocks(
+        rpc, sorted(n for n in numbers if n < final_below), slots=slots)
+    need = {n for n in numbers if n >= final_below}
+    if hi >= final_below:  # the range reaches unfinal blocks: its ends link it
+        need.update((lo, hi))
+    elif anchor:
+        need.add(hi)
     if near_head:
-        numbers.update(range(max(lo, window_from), hi + 1))
-    headers = rpc.fetch_headers(sorted(numbers), chunk=header_batch)
-    return RangeAnswer(lo, hi, logs, headers, hash_before)
+        need.update(range(max(lo, window_from), hi + 1))
+    need.difference_update(headers)
+    if need:
+        headers.update(rpc.fetch_headers(sorted(need), chunk=header_batch))
+    return RangeAnswer(lo, hi, logs, headers, hash_before, times)
 
 
 def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int, tokens: list[Token],

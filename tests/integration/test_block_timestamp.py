@@ -22,10 +22,10 @@ def history_with_a_deep_part(chain) -> None:
     chain.script_more()
 
 
-def sync_via(chain, database_url, tmp_path, name, **proxy_options):
+def sync_via(chain, database_url, tmp_path, name, sync=None, **proxy_options):
     with FaultProxy(chain.anvil.url, seed=1, rate=0.0, **proxy_options) as proxy:
         path = tmp_path / f"{name}.toml"
-        path.write_text(chain.config_toml(database_url).replace(
+        path.write_text(chain.config_toml(database_url, **(sync or {})).replace(
             f'url = "{chain.anvil.url}"', f'url = "{proxy.url}"'))
         result = run_cli("--config", str(path), "sync", "--once")
     assert result.exit_code == 0, result.output
@@ -37,12 +37,15 @@ def log_times(database_url) -> dict[int, object]:
         return dict(conn.execute("SELECT DISTINCT block_number, block_time FROM logs").fetchall())
 
 
+# 100: the deep blocks lie in ranges of their own; 1000: one range reaches from them into the
+# reorg window.
+@pytest.mark.parametrize("batch_blocks", [100, 1000])
 def test_deep_log_blocks_need_no_header_when_logs_carry_their_time(chain, tmp_path,
-                                                                   database_factory):
+                                                                   database_factory, batch_blocks):
     history_with_a_deep_part(chain)
     head = chain.w3.eth.block_number
     stamped, full = database_factory(), database_factory()
-    with_stamps = sync_via(chain, stamped, tmp_path, "stamped")
+    with_stamps = sync_via(chain, stamped, tmp_path, "stamped", {"batch_blocks": batch_blocks})
 
     times = log_times(stamped)
     deep = {n for n in times if n < head - 128}
