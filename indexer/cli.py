@@ -87,10 +87,18 @@ def _setup_logging(level: str, fmt: str = "text") -> None:
 
 
 def _run(fn, *args, **kwargs):
+    import psycopg
+
+    from indexer.errors import DatabaseError
+
     try:
         return fn(*args, **kwargs)
     except IndexerError as exc:
         raise UserError(exc) from None
+    except psycopg.Error as exc:  # e.g. the schema dropped under a running sync: one line
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise UserError(DatabaseError(f"PostgreSQL: {first}")) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -223,3 +223,14 @@ def test_a_migrated_database_labels_the_tether_treasury(database_url):
     with psycopg.connect(database_url) as conn:
         rows = conn.execute("SELECT chain_id, address, kind FROM labels").fetchall()
     assert (1, "0x5754284f345afc66a98fbb0a0afe71e0f007b949", "treasury") in rows
+
+
+def test_a_database_error_the_sync_cannot_handle_is_one_line(chain, devnet_config, database_url):
+    chain.script_history()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE derived_marks")  # a schema broken under the sync's feet
+    result = run_cli("--config", str(devnet_config), "sync", "--once")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == 'Error: PostgreSQL: relation "derived_marks" does not exist', result.output
+    assert "Traceback" not in result.output
