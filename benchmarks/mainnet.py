@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -173,6 +171,26 @@ def stored_progress(database_url: str) -> dict:
     return {"checkpoints": cps, "logs": logs, "blocks": blocks}
 
 
+# Row-for-row fingerprints of what a run stored, to compare runs of different profiles: every
+# log (without its time, an estimate where logs lack blockTimestamp), every log's time, and the
+# derived tables (without holder_state's times, which follow the logs' times).
+DIGESTS = {
+    "logs": """SELECT md5(string_agg(md5(concat_ws('|', chain_id, block_number, log_index, token,
+                      block_hash, tx_hash, tx_index, event, from_address, to_address, amount,
+                      is_fee, args, topics, data)), '' ORDER BY chain_id, block_number, log_index))
+               FROM logs""",
+    "times": """SELECT md5(string_agg(md5(concat_ws('|', block_number, log_index, block_time)), ''
+                      ORDER BY chain_id, block_number, log_index)) FROM logs""",
+    "derived": """SELECT md5(concat(
+                      (SELECT string_agg(d::text, ',' ORDER BY d::text) FROM daily_stats d),
+                      (SELECT string_agg(p::text, ',' ORDER BY p::text) FROM period_uniques p),
+                      (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM token_totals t),
+                      (SELECT string_agg(md5(concat_ws('|', token, address, balance, n_transfers,
+                              first_block, last_block)), '' ORDER BY token, address)
+                       FROM holder_state)))""",
+}
+
+
 def verify_stored(node: NodeProcess, database_url: str, config: Path, target: int, src: Path,
                   out_dir: Path, tag: str) -> dict:
     """After a finished run: log counts per token against the history, `indexer verify`
@@ -184,10 +202,11 @@ def verify_stored(node: NodeProcess, database_url: str, config: Path, target: in
     with psycopg.connect(database_url, autocommit=True) as conn:
         fee_legs = conn.execute("SELECT count(*) FROM logs WHERE is_fee").fetchone()[0]
         estimated = conn.execute("SELECT count(*) FROM estimated_times").fetchone()[0]
+        digests = {name: conn.execute(query).fetchone()[0] for name, query in DIGESTS.items()}
     result = {"expected_logs": expect, "stored_logs": progress["logs"],
               "counts_ok": all(progress["logs"].get(t, 0) == expect[t] for t in TOKENS),
               "fee_legs": fee_legs, "expected_fee_legs": expected["fee_legs"],
-              "estimated_times": estimated}
+              "estimated_times": estimated, "digests": digests}
     node.control(op="ledger")
     plain = node.url + "/none/nots/0"
     vlog = out_dir / f"mainnet-verify-{tag}.log"
@@ -320,7 +339,7 @@ ROWS = (
     "other calls", "  other refused", "refused, % of calls", "batches (items, largest)", "MB served",
     "credits", "share of free tier", "whole history, projected",
     "floor: eth_getLogs + headers", "floor: credits", "floor: time at the rate limit",
-    "floor: share of free tier", "calls / floor", "check", "peak RSS of the indexer",
+    "floor: share of free tier", "calls / floor", "check", "digests (logs/times/derived)", "peak RSS of the indexer",
     "CPU s indexer/node/pg/others",
 )
 
@@ -399,6 +418,9 @@ def column(r: dict) -> dict[str, str]:
                         f"{v.get('expected_fee_legs') or 0:,}"
                         + (f", {v['estimated_times']:,} times estimated" if v.get("estimated_times")
                            else ""))
+        if v.get("digests"):
+            col["digests (logs/times/derived)"] = "/".join(
+                (v["digests"][k] or "-")[:8] for k in ("logs", "times", "derived"))
     col["peak RSS of the indexer"] = f"{sync['peak_rss_mb']:,.0f} MB"
     cpu = sync["cpu_seconds"]
     col["CPU s indexer/node/pg/others"] = " / ".join(
