@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from eth_utils import is_checksum_address, is_hex_address
 
 from indexer.errors import ConfigError
+from indexer.feeds import DEFAULT_FEEDS, PAXG_USD, XAU_USD
 from indexer.tokens import MAINNET_CHAIN_ID, MAINNET_TOKENS, Token
 
 ENV_PREFIX = "INDEXER_"
@@ -100,6 +101,19 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PricesConfig:
+    # Read Chainlink's price feeds (their AnswerUpdated logs ride in the tokens' eth_getLogs).
+    # Unset: on for Ethereum mainnet (chain 1), elsewhere only when a proxy is given below.
+    enabled: bool | None = None
+    # The feeds' proxy addresses; unset: Chainlink's on mainnet (README, "Prices").
+    xau_usd: str | None = None
+    paxg_usd: str | None = None
+    # While following the head, the proxies' phases are read again this often (minutes): a new
+    # phase's aggregator is read from the block after the last reading.
+    phase_check_minutes: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class TokenOverride:
     address: str | None = None
     start_block: int | None = None
@@ -116,10 +130,25 @@ class Config:
     metrics: MetricsConfig
     tokens: tuple[Token, ...]
     source: str  # where the file came from, for messages
+    prices: PricesConfig = PricesConfig()
 
     @property
     def enabled_tokens(self) -> tuple[Token, ...]:
         return tuple(t for t in self.tokens if t.enabled)
+
+    @property
+    def feeds(self) -> dict[str, str]:
+        """The price feeds to read: name → proxy address (lowercase)."""
+        p = self.prices
+        given = {XAU_USD: p.xau_usd, PAXG_USD: p.paxg_usd}
+        enabled = p.enabled
+        if enabled is None:
+            enabled = self.chain.id in DEFAULT_FEEDS or any(given.values())
+        if not enabled:
+            return {}
+        defaults = DEFAULT_FEEDS.get(self.chain.id, {})
+        feeds = {name: address or defaults.get(name) for name, address in given.items()}
+        return {name: address for name, address in feeds.items() if address}
 
 
 _SECTIONS: dict[str, type] = {
@@ -128,11 +157,13 @@ _SECTIONS: dict[str, type] = {
     "sync": SyncConfig,
     "database": DatabaseConfig,
     "metrics": MetricsConfig,
+    "prices": PricesConfig,
 }
 
 
 def _field_types(cls: type) -> dict[str, Any]:
     hints = {"str | None": str, "int": int, "float": float, "bool": bool, "int | None": int,
+             "bool | None": bool,
              "tuple[str, ...]": tuple, "tuple[tuple[str, float], ...]": dict}
     return {f.name: hints[f.type] for f in dataclasses.fields(cls)}
 
@@ -250,6 +281,9 @@ def load_config(
             if overrides and overrides.get(f"{name}.{key}") is not None:
                 values[key] = overrides[f"{name}.{key}"]
         built[name] = cls(**values)
+    built["prices"] = dataclasses.replace(built["prices"], **{
+        key: _check_address(f"prices.{key}", value)
+        for key in ("xau_usd", "paxg_usd") if (value := getattr(built["prices"], key)) is not None})
 
     tokens = tuple(
         _build_token(symbol, token_raw.get(symbol, {}), env, source)
@@ -370,6 +404,11 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"metrics.port must be between 0 (off) and 65535, got {config.metrics.port}")
     if config.metrics.max_lag_blocks < 0:
         raise ConfigError("metrics.max_lag_blocks must be 0 or more")
+    if config.prices.enabled and not config.feeds:
+        raise ConfigError(f"prices.enabled is true but chain {config.chain.id} has no built-in "
+                          "feeds: set prices.xau_usd (and prices.paxg_usd) to the proxies' addresses")
+    if not config.prices.phase_check_minutes > 0 or not math.isfinite(config.prices.phase_check_minutes):
+        raise ConfigError("prices.phase_check_minutes must be a positive number of minutes")
     if not config.enabled_tokens:
         raise ConfigError("every token is disabled: enable at least one under [tokens.*]")
     addresses = [t.address for t in config.enabled_tokens]

@@ -23,11 +23,16 @@ from typing import Any, Iterable
 
 import orjson
 
+from indexer.feeds import ANSWER_UPDATED, Aggregator, round_id
 from indexer.tokens import UPGRADED, ZERO_ADDRESS, Token
 
 LOG_COLUMNS = (
     "chain_id", "block_number", "log_index", "token", "block_hash", "block_time", "tx_hash",
     "tx_index", "event", "from_address", "to_address", "amount", "is_fee", "args", "topics", "data",
+)
+PRICE_COLUMNS = (
+    "chain_id", "block_number", "log_index", "feed", "phase_id", "round_id", "answer", "updated_at",
+    "block_time", "block_hash", "tx_hash",
 )
 # Positions in a row, for the few places that read rows back.
 BLOCK, LOG_INDEX, TOKEN, TX_HASH, EVENT, FROM, TO, AMOUNT, IS_FEE = 1, 2, 3, 6, 8, 9, 10, 11, 12
@@ -251,4 +256,43 @@ def decode_logs(
             row[FROM] = last[FROM]
         prev[symbol] = row
         rows.append(row)
+    return rows
+
+
+def decode_prices(
+    raw_logs: Iterable[dict[str, Any]],
+    *,
+    chain_id: int,
+    aggregators_by_address: dict[str, Aggregator],
+    first_block: dict[str, int],
+    block_times: dict[int, str],
+) -> list[list]:
+    """The AnswerUpdated logs of price feed aggregators → rows of the `prices` table
+    (PRICE_COLUMNS order). The answer is an int256 (two's complement in its topic); the round
+    id stored is the proxy's. Logs of other addresses, and an aggregator's logs below its own
+    next block, are skipped."""
+    rows: list[list] = []
+    for log in raw_logs:
+        aggregator = aggregators_by_address.get(log["address"].lower())
+        if aggregator is None:
+            continue
+        if log.get("removed"):
+            raise BadLog("node returned a removed log in eth_getLogs")
+        topics, data = log["topics"], log["data"]
+        if not topics or topics[0] != ANSWER_UPDATED.topic0:
+            continue
+        if len(topics) != 3 or len(data) != 66:
+            raise BadLog(f"AnswerUpdated of {aggregator.address} with {len(topics)} topics and "
+                         f"{len(data) - 2} hex digits of data")
+        block = _hexint(log["blockNumber"])
+        if block < first_block[aggregator.symbol]:
+            continue
+        answer = int(topics[1], 16)
+        if answer >= 1 << 255:
+            answer -= 1 << 256
+        rows.append([
+            chain_id, block, _hexint(log["logIndex"]), aggregator.feed, aggregator.phase,
+            round_id(aggregator.phase, int(topics[2], 16)), answer, format_time(int(data, 16)),
+            block_times[block], log["blockHash"], log["transactionHash"],
+        ])
     return rows

@@ -16,8 +16,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from indexer.decode import LOG_COLUMNS
+from indexer.decode import LOG_COLUMNS, PRICE_COLUMNS
 from indexer.errors import DatabaseError, SyncLocked
+from indexer.feeds import Aggregator
 from indexer.resources import sql_statements
 from indexer.tokens import Token
 
@@ -28,6 +29,10 @@ WRITER_LOCK_KEY = int.from_bytes(b"goldidx1", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 _COPY_LOGS = sql.SQL("COPY logs ({}) FROM STDIN").format(
     sql.SQL(", ").join(sql.Identifier(c) for c in LOG_COLUMNS)
+)
+
+_COPY_PRICES = sql.SQL("COPY prices ({}) FROM STDIN").format(
+    sql.SQL(", ").join(sql.Identifier(c) for c in PRICE_COLUMNS)
 )
 
 
@@ -122,6 +127,59 @@ def load_checkpoints(conn: psycopg.Connection, chain_id: int) -> dict[str, Check
     return {r[0]: Checkpoint(r[0], r[1], r[2]) for r in rows}
 
 
+def load_aggregator_checkpoints(conn: psycopg.Connection, chain_id: int) -> dict[str, Checkpoint]:
+    """The price feed aggregators' checkpoints, by their key ('XAU/USD@3'); only those that
+    have one."""
+    rows = conn.execute(
+        """SELECT feed || '@' || phase_id, block_number, block_hash FROM price_aggregators
+           WHERE chain_id = %s AND block_number IS NOT NULL""", (chain_id,)
+    ).fetchall()
+    return {r[0]: Checkpoint(r[0], r[1], r[2]) for r in rows}
+
+
+# -- price feeds (revision 0011) ------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PriceFeed:
+    feed: str
+    proxy: str
+    decimals: int
+    checked_block: int | None
+    aggregators: tuple[Aggregator, ...]
+
+
+def load_price_feeds(conn: psycopg.Connection, chain_id: int) -> dict[str, PriceFeed]:
+    """The feeds this database reads, with their aggregators as the sync's log sources."""
+    aggregators: dict[str, list[Aggregator]] = {}
+    for feed, phase, address, start in conn.execute(
+            """SELECT feed, phase_id, aggregator, start_block FROM price_aggregators
+               WHERE chain_id = %s ORDER BY feed, phase_id""", (chain_id,)).fetchall():
+        aggregators.setdefault(feed, []).append(Aggregator(feed, phase, address, start))
+    return {feed: PriceFeed(feed, proxy, decimals, checked, tuple(aggregators.get(feed, ())))
+            for feed, proxy, decimals, checked in conn.execute(
+                """SELECT feed, proxy, decimals, checked_block FROM price_feeds
+                   WHERE chain_id = %s""", (chain_id,)).fetchall()}
+
+
+def save_price_feed(conn: psycopg.Connection, chain_id: int, feed: str, proxy: str, decimals: int,
+                    checked_block: int, new: Sequence[Aggregator]) -> None:
+    """Record a reading of a feed's phases at `checked_block` and the aggregators it found
+    that the database did not have, in one transaction."""
+    with conn.transaction():
+        conn.execute(
+            """INSERT INTO price_feeds (chain_id, feed, proxy, decimals, checked_block)
+               VALUES (%s, %s, %s, %s, %s)
+               ON CONFLICT (chain_id, feed) DO UPDATE SET proxy = EXCLUDED.proxy,
+                   decimals = EXCLUDED.decimals,
+                   checked_block = greatest(price_feeds.checked_block, EXCLUDED.checked_block)""",
+            (chain_id, feed, proxy, decimals, checked_block))
+        for a in new:
+            conn.execute(
+                """INSERT INTO price_aggregators (chain_id, feed, phase_id, aggregator, start_block)
+                   VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                (chain_id, a.feed, a.phase, a.address, a.start_block))
+
+
 def load_fee_recipients(conn: psycopg.Connection, chain_id: int) -> dict[str, str]:
     """The latest FeeRecipientSet per token among stored logs."""
     rows = conn.execute(
@@ -156,8 +214,12 @@ def write_batch(
     events_by_token: dict[str, int] | None = None,
     finalized: int | None = None,
     estimated: Sequence[int] = (),
+    prices: Iterable[Sequence] = (),
+    checkpoint_feeds: Sequence[str] = (),
 ) -> None:
-    """Store one batch and move the checkpoints of `checkpoint_tokens` to `checkpoint`, atomically.
+    """Store one batch and move the checkpoints of `checkpoint_tokens` (and of the price feed
+    aggregators `checkpoint_feeds`, keys like 'XAU/USD@3', with their `prices` rows) to
+    `checkpoint`, atomically.
 
     The derived tables follow in their own transactions (derive_step). `rows_from` is the
     batch's first block. `finalized` is the node's finalized block as of a head poll made
@@ -171,11 +233,19 @@ def write_batch(
     with conn.transaction():
         with conn.cursor() as cur:
             left = [r[0] for r in cur.execute(
-                """SELECT DISTINCT block_number FROM checkpoints
-                   WHERE chain_id = %s AND token = ANY(%s) AND block_number <> %s""",
-                (chain_id, list(checkpoint_tokens), checkpoint.number)).fetchall()]
+                """SELECT block_number FROM checkpoints
+                   WHERE chain_id = %(c)s AND token = ANY(%(tokens)s) AND block_number <> %(n)s
+                   UNION
+                   SELECT block_number FROM price_aggregators
+                   WHERE chain_id = %(c)s AND feed || '@' || phase_id = ANY(%(feeds)s)
+                     AND block_number <> %(n)s""",
+                {"c": chain_id, "tokens": list(checkpoint_tokens), "feeds": list(checkpoint_feeds),
+                 "n": checkpoint.number}).fetchall() if r[0] is not None]
             with cur.copy(_COPY_LOGS) as copy:
                 for row in rows:
+                    copy.write_row(row)
+            with cur.copy(_COPY_PRICES) as copy:
+                for row in prices:
                     copy.write_row(row)
             all_headers = list(headers)
             if all(h.number != checkpoint.number for h in all_headers):
@@ -209,6 +279,11 @@ def write_batch(
                  "blocks": checkpoint.number - rows_from + 1 if rows_from is not None else None,
                  "events": Jsonb(events_by_token or {})},
             )
+            if checkpoint_feeds:
+                cur.execute(
+                    """UPDATE price_aggregators SET block_number = %s, block_hash = %s
+                       WHERE chain_id = %s AND feed || '@' || phase_id = ANY(%s)""",
+                    (checkpoint.number, checkpoint.hash, chain_id, list(checkpoint_feeds)))
             if left:
                 cur.execute(
                     """DELETE FROM blocks b WHERE b.chain_id = %s AND b.number = ANY(%s)
@@ -216,7 +291,9 @@ def write_batch(
                        AND NOT EXISTS (SELECT 1 FROM logs l
                                        WHERE l.chain_id = b.chain_id AND l.block_number = b.number)
                        AND NOT EXISTS (SELECT 1 FROM checkpoints c
-                                       WHERE c.chain_id = b.chain_id AND c.block_number = b.number)""",
+                                       WHERE c.chain_id = b.chain_id AND c.block_number = b.number)
+                       AND NOT EXISTS (SELECT 1 FROM price_aggregators a
+                                       WHERE a.chain_id = b.chain_id AND a.block_number = b.number)""",
                     (chain_id, left, window_from, window_from),
                 )
             if finalized is not None:
@@ -348,11 +425,17 @@ def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash
         deleted = conn.execute(
             "DELETE FROM logs WHERE chain_id = %s AND block_number > %s", (chain_id, ancestor)
         ).rowcount
+        conn.execute("DELETE FROM prices WHERE chain_id = %s AND block_number > %s", (chain_id, ancestor))
         conn.execute("DELETE FROM blocks WHERE chain_id = %s AND number > %s", (chain_id, ancestor))
         conn.execute("DELETE FROM estimated_times WHERE chain_id = %s AND block_number > %s",
                      (chain_id, ancestor))
         conn.execute(
             """UPDATE checkpoints SET block_number = %s, block_hash = %s, updated_at = now()
+               WHERE chain_id = %s AND block_number > %s""",
+            (ancestor, ancestor_hash, chain_id, ancestor),
+        )
+        conn.execute(
+            """UPDATE price_aggregators SET block_number = %s, block_hash = %s
                WHERE chain_id = %s AND block_number > %s""",
             (ancestor, ancestor_hash, chain_id, ancestor),
         )

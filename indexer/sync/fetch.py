@@ -20,7 +20,9 @@ from typing import Callable
 
 from indexer import proxies
 from indexer.config import Config
-from indexer.decode import DecodeState, decode_logs, format_time, upgraded_implementations
+from indexer.decode import (DecodeState, decode_logs, decode_prices, format_time,
+                            upgraded_implementations)
+from indexer.feeds import Aggregator
 from indexer.errors import RpcError
 from indexer.metrics import NullMetrics
 from indexer.rpc import RangeTooLarge, RpcClient
@@ -69,6 +71,8 @@ class Batch:
     window_from: int
     events_by_token: dict[str, int]
     estimated: list[int] = field(default_factory=list)  # blocks whose stored time is an estimate
+    prices: list[list] = field(default_factory=list)  # rows of `prices`
+    feeds: tuple[str, ...] = ()  # the price feed aggregators whose checkpoints move too
 
 
 @dataclass(slots=True)
@@ -194,9 +198,9 @@ def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topic
     return RangeAnswer(lo, hi, logs, headers, hash_before, times)
 
 
-def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int, tokens: list[Token],
-                next_block: dict[str, int], state: DecodeState, prev_hash: str | None,
-                window_from: int) -> Batch:
+def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int,
+                tokens: list[Token | Aggregator], next_block: dict[str, int], state: DecodeState,
+                prev_hash: str | None, window_from: int) -> Batch:
     """A range's answer checked and decoded into the batch the writer stores.
 
     `prev_hash` is the stored hash of block lo-1 (None when it is unknown: a token's first
@@ -239,6 +243,8 @@ def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int, tokens: l
         # split of the ranges gives, the block's hash and time, whether its header was fetched.
         headers[n] = Header(n, headers[n].hash, None, headers[n].block_time)
     checkpoint = headers[hi] if hi in headers else headers[max(headers)] if headers else None
+    aggregators = [t for t in tokens if isinstance(t, Aggregator)]
+    tokens = [t for t in tokens if not isinstance(t, Aggregator)]
     by_address = {t.address: t for t in tokens}
     for implementation in upgraded_implementations(raw_logs, by_address) \
             - state.implementation_fee_legs.keys():
@@ -251,6 +257,13 @@ def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int, tokens: l
         block_times={n: h.block_time for n, h in headers.items()},
         state=state,
     )
+    prices = decode_prices(
+        raw_logs,
+        chain_id=chain_id,
+        aggregators_by_address={a.address: a for a in aggregators},
+        first_block={a.symbol: next_block[a.symbol] for a in aggregators},
+        block_times={n: h.block_time for n, h in headers.items()},
+    ) if aggregators else []
     keep = {row[1] for row in rows}
     if checkpoint is not None:
         keep.add(checkpoint.number)
@@ -266,6 +279,8 @@ def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int, tokens: l
         window_from=window_from,
         events_by_token=_count_by_token(rows),
         estimated=sorted(estimated),
+        prices=prices,
+        feeds=tuple(a.symbol for a in aggregators),
     )
 
 
@@ -316,7 +331,7 @@ class FetchPool:
 class _Planned:
     lo: int
     hi: int
-    tokens: list[Token]
+    tokens: list[Token | Aggregator]
     future: Future
     task: dict  # fetch_range's arguments, for a hedge
     submitted: float  # time.monotonic()
@@ -330,8 +345,11 @@ class Fetcher(threading.Thread):
     def __init__(self, config: Config, rpc: RpcClient, pool: FetchPool, lo: int, target: int,
                  next_block: dict[str, int], state: DecodeState, out: queue.Queue,
                  stop: threading.Event, sizer: RangeSizer, prev_hash: str | None,
-                 window_from: int, finalized: int | None, metrics: NullMetrics):
+                 window_from: int, finalized: int | None, metrics: NullMetrics,
+                 aggregators: tuple[Aggregator, ...] = ()):
         super().__init__(name="fetcher", daemon=True)
+        # Every log source of the walk: the tokens and the price feeds' aggregators.
+        self.sources: tuple[Token | Aggregator, ...] = (*config.enabled_tokens, *aggregators)
         self.config, self.rpc, self.pool, self.lo, self.target = config, rpc, pool, lo, target
         self.prev_hash, self.window_from, self.finalized = prev_hash, window_from, finalized
         self.metrics = metrics
@@ -360,9 +378,9 @@ class Fetcher(threading.Thread):
 
     def _submit(self, lo: int, hi: int) -> _Planned:
         anchor = lo - self._checkpoint > CHECKPOINT_LAG_BLOCKS
-        # The lowest tokens are due from the walk's first block; the others join the walk at
-        # their own next block (the decoder drops their logs below it).
-        tokens = [t for t in self.config.enabled_tokens if self.next_block[t.symbol] <= hi]
+        # The lowest sources are due from the walk's first block; the others join the walk at
+        # their own next block (the decoders drop their logs below it).
+        tokens = [t for t in self.sources if self.next_block[t.symbol] <= hi]
         task = dict(lo=lo, hi=hi, addresses=[t.address for t in tokens],
                     topics=all_topics(tokens), window_from=self.window_from,
                     finalized=self.finalized, header_batch=self.config.sync.header_batch,

@@ -20,7 +20,9 @@ from indexer.decode import DecodeState
 from indexer.errors import IndexerError, ReorgTooDeep
 from indexer.metrics import NullMetrics
 from indexer.rpc import RpcClient, make_endpoints
+from indexer.feeds import Aggregator
 from indexer.sync.derive import DERIVE_LOGS, WRITE_ATTEMPTS, Deriver
+from indexer.sync.feeds import check_feeds
 from indexer.sync.fetch import Batch, Fetcher, FetchPool, ReorgDetected
 from indexer.sync.plan import RangeSizer
 from indexer.tokens import Token
@@ -88,6 +90,9 @@ class Syncer:
         # DecodeState, which adds those its ranges' Upgraded logs name.
         self.implementation_fee_legs: dict[str, bool] = {}
         self._first_implementation: dict[str, str | None] = {}  # by symbol, at its start block
+        # The price feeds' aggregators, log sources beside the tokens (indexer/sync/feeds.py).
+        self.aggregators: tuple[Aggregator, ...] = ()
+        self._feeds_checked_at: float | None = None  # time.monotonic() of the last reading
         self.conn = None
 
     # -- database --------------------------------------------------------------------------
@@ -123,15 +128,17 @@ class Syncer:
             try:
                 store.write_batch(self.conn, chain_id, batch.rows, batch.headers, batch.tokens,
                                   batch.checkpoint, batch.window_from, batch.from_block,
-                                  batch.events_by_token, self.finalized, batch.estimated)
+                                  batch.events_by_token, self.finalized, batch.estimated,
+                                  batch.prices, batch.feeds)
                 return
             except store.CONNECTION_ERRORS as exc:
                 if attempt == WRITE_ATTEMPTS:
                     raise IndexerError(f"PostgreSQL keeps failing: {str(exc).strip()[:200]}") from None
                 self._reconnect(exc)
-                cps = store.load_checkpoints(self.conn, chain_id)
+                cps = {**store.load_checkpoints(self.conn, chain_id),
+                       **store.load_aggregator_checkpoints(self.conn, chain_id)}
                 done = batch.checkpoint.number
-                if all(t in cps and cps[t].block_number >= done for t in batch.tokens):
+                if all(t in cps and cps[t].block_number >= done for t in batch.tokens + batch.feeds):
                     return  # the commit reached the server before the connection dropped
 
     def _load_positions(self) -> tuple[dict[str, int], dict[str, str | None], DecodeState]:
@@ -144,6 +151,14 @@ class Syncer:
                 next_block[t.symbol], hashes[t.symbol] = cp.block_number + 1, cp.block_hash
             else:
                 next_block[t.symbol], hashes[t.symbol] = t.start_block, None
+        feed_checkpoints = self._db(store.load_aggregator_checkpoints, cfg.chain.id) \
+            if self.aggregators else {}
+        for a in self.aggregators:
+            cp = feed_checkpoints.get(a.symbol)
+            if cp is not None and cp.block_number + 1 >= a.start_block:
+                next_block[a.symbol], hashes[a.symbol] = cp.block_number + 1, cp.block_hash
+            else:
+                next_block[a.symbol], hashes[a.symbol] = a.start_block, None
         upgrades = self._db(store.load_implementations, cfg.chain.id)
         state = DecodeState(
             fee_recipient=dict(self._db(store.load_fee_recipients, cfg.chain.id)),
@@ -189,6 +204,7 @@ class Syncer:
                 head, safe, finalized = self._poll_head()
                 self.metrics.head(head, finalized)
                 self._db(store.save_chain_head, cfg.chain.id, head, safe, finalized)
+                self._check_feeds(head)
                 target = head - cfg.sync.confirmations
                 if once:
                     target_once = target if target_once is None else target_once
@@ -256,6 +272,17 @@ class Syncer:
             self.rpc.close()
             self.fetch_rpc.close()
             self.pool.close()
+
+    def _check_feeds(self, head: int) -> None:
+        """Read the price feeds' phases at the start and then every phase_check_minutes."""
+        feeds = self.config.feeds
+        now = time.monotonic()
+        if not feeds or (self._feeds_checked_at is not None and
+                         now - self._feeds_checked_at < self.config.prices.phase_check_minutes * 60):
+            return
+        first = min(t.start_block for t in self.config.enabled_tokens)
+        self.aggregators = check_feeds(self._db, self.rpc, self.config.chain.id, feeds, head, first)
+        self._feeds_checked_at = now
 
     def _poll_head(self) -> tuple[int, int | None, int | None]:
         """(head, safe, finalized). The safe and finalized tags are read with the head at most
@@ -344,7 +371,7 @@ class Syncer:
         window_from = head - self.config.sync.reorg_window + 1
         fetcher = Fetcher(self.config, self.fetch_rpc, self.pool, lo, target, next_block, state,
                           out, fetch_stop, self.sizer, prev_hash, window_from, self.finalized,
-                          self.metrics)
+                          self.metrics, self.aggregators)
         fetcher.start()
         derivers = [Deriver(self, t.symbol) for t in self.config.enabled_tokens]
         for deriver in derivers:

@@ -11,8 +11,10 @@ import json
 import pytest
 
 from indexer import tokens as T
-from indexer.decode import (_RAW_SHAPE, LOG_COLUMNS, BadLog, DecodeState, decode_logs, format_time,
-                            raw_fields, upgraded_implementations)
+from indexer.decode import (_RAW_SHAPE, LOG_COLUMNS, PRICE_COLUMNS, BadLog, DecodeState,
+                            decode_logs, decode_prices, format_time, raw_fields,
+                            upgraded_implementations)
+from indexer.feeds import ANSWER_UPDATED, Aggregator
 from indexer.tokens import MAINNET_TOKENS, ZERO_ADDRESS
 
 PAXG = MAINNET_TOKENS["PAXG"]
@@ -662,3 +664,49 @@ def test_upgraded_implementations_are_those_of_tokens_with_fee_legs():
            transfer(PAXG, ALICE, BOB, 1, index=2),
            log(PAXG, T.UPGRADED, [], "0x1234", index=3)]  # undecodable: names nothing
     assert upgraded_implementations(raw, BY_ADDRESS) == {IMPL}
+
+
+# -- price feed aggregators (AnswerUpdated) ------------------------------------------------------
+
+def _answer_log(aggregator: str, answer: int, round_: int, updated_at: int, block: int = BLOCK,
+                index: int = 0) -> dict:
+    return {
+        "address": aggregator, "blockNumber": hex(block), "blockHash": BLOCK_HASH,
+        "transactionHash": TX, "transactionIndex": "0x0", "logIndex": hex(index),
+        "topics": [ANSWER_UPDATED.topic0, "0x" + f"{answer % (1 << 256):064x}",
+                   "0x" + f"{round_:064x}"],
+        "data": "0x" + f"{updated_at:064x}",
+    }
+
+
+def test_answer_updated_decodes_to_a_price_row_with_the_proxys_round_id():
+    agg = Aggregator("XAU/USD", 3, "0x" + "a9" * 20, BLOCK)
+    rows = decode_prices(
+        [_answer_log(agg.address, 2_650_12345678, 41, 1_700_000_005),
+         _answer_log(PAXG.address, 1, 1, 1, index=1)],  # another source's log: not a price
+        chain_id=1, aggregators_by_address={agg.address: agg}, first_block={agg.symbol: BLOCK},
+        block_times=BLOCK_TIMES)
+    assert [dict(zip(PRICE_COLUMNS, r)) for r in rows] == [{
+        "chain_id": 1, "block_number": BLOCK, "log_index": 0, "feed": "XAU/USD", "phase_id": 3,
+        "round_id": (3 << 64) | 41, "answer": 2_650_12345678,
+        "updated_at": format_time(1_700_000_005), "block_time": TIME, "block_hash": BLOCK_HASH,
+        "tx_hash": TX}]
+
+
+def test_a_negative_answer_is_read_as_int256_and_rows_below_the_next_block_are_dropped():
+    agg = Aggregator("PAXG/USD", 1, "0x" + "a8" * 20, BLOCK)
+    rows = decode_prices(
+        [_answer_log(agg.address, 5, 1, 1, block=BLOCK - 1),
+         _answer_log(agg.address, -7, 2, 2, block=BLOCK)],
+        chain_id=1, aggregators_by_address={agg.address: agg}, first_block={agg.symbol: BLOCK},
+        block_times=BLOCK_TIMES)
+    assert [(r[1], r[6]) for r in rows] == [(BLOCK, -7)]
+
+
+def test_an_answer_updated_of_another_layout_is_refused():
+    agg = Aggregator("XAU/USD", 1, "0x" + "a7" * 20, BLOCK)
+    bad = _answer_log(agg.address, 1, 1, 1)
+    bad["data"] = "0x"
+    with pytest.raises(BadLog):
+        decode_prices([bad], chain_id=1, aggregators_by_address={agg.address: agg},
+                      first_block={agg.symbol: BLOCK}, block_times=BLOCK_TIMES)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from eth_utils import event_signature_to_log_topic, keccak
 
-from indexer import tokens
+from indexer import feeds, tokens
 from indexer.tokens import MAINNET_TOKENS, PAXG_EVENTS, XAUT_EVENTS, EventSpec, all_topics
 
 ALL_SPECS = sorted(
-    {v for v in vars(tokens).values() if isinstance(v, EventSpec)}, key=lambda e: e.name
+    {v for m in (tokens, feeds) for v in vars(m).values() if isinstance(v, EventSpec)},
+    key=lambda e: e.name
 )
 
 # FACTS.md, both tables: (which token, event name, canonical signature, topic0).
