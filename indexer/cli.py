@@ -624,7 +624,7 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
     threshold = config.metrics.max_lag_blocks if max_lag is None else max_lag
     report: dict = {"chain_id": config.chain.id, "tokens": [], "sync_running": None,
                     "head_block": None, "head_time": None, "finalized_block": None, "rpc": None,
-                    "estimated_block_times": None, "errors": []}
+                    "estimated_block_times": None, "prices": [], "errors": []}
     if config.rpc.url:
         rpc = RpcClient(config.rpc.url, timeout=10, max_attempts=2, chain_id=config.chain.id)
         try:
@@ -650,6 +650,7 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
             report["tokens"] = store.load_status(conn, config.chain.id)
             report["rpc"] = _rpc_report(store.load_rpc_status(conn, config.chain.id))
             report["estimated_block_times"] = store.count_estimated_times(conn, config.chain.id)
+            report["prices"] = store.load_price_status(conn, config.chain.id)
         finally:
             conn.close()
     except IndexerError as exc:
@@ -703,7 +704,19 @@ def _rpc_report(row: dict | None) -> dict | None:
     }
 
 
+def _age_text(seconds: float) -> str:
+    """'3d04h', '5h12m', '42m' or '17s'."""
+    s = max(0, int(seconds))
+    if s >= 86_400:
+        return f"{s // 86_400}d{s % 86_400 // 3600:02d}h"
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m" if s >= 60 else f"{s}s"
+
+
 def _print_status(report: dict) -> None:
+    from datetime import datetime, timezone
+
     head = report["head_block"]
     click.echo(f"chain {report['chain_id']}: head {head if head is not None else '?'}, "
                f"finalized {report['finalized_block'] if report['finalized_block'] is not None else '?'}; "
@@ -729,6 +742,16 @@ def _print_status(report: dict) -> None:
             click.echo(f"rpc paused: quota used up at {rpc['paused_endpoint']}; waiting until "
                        f"{rpc['paused_until'].strftime('%Y-%m-%d %H:%M:%S UTC')} "
                        f"({rpc['pause_reason']})")
+    for p in report["prices"]:
+        if p["latest_updated_at"] is None:
+            click.echo(f"price {p['feed']}: no round yet (read to block {p['indexed_block']})")
+            continue
+        age = datetime.now(timezone.utc) - p["latest_updated_at"]
+        click.echo(f"price {p['feed']}: {p['latest_price']:,.2f} USD at "
+                   f"{p['latest_updated_at'].strftime('%Y-%m-%d %H:%M:%S UTC')} "
+                   f"({_age_text(age.total_seconds())} old), {p['rounds']:,} rounds over "
+                   f"{p['phases']} phase{'s' if p['phases'] != 1 else ''}, read to block "
+                   f"{p['indexed_block']}")
     if report["estimated_block_times"]:
         click.echo(f"times: {report['estimated_block_times']} blocks with logs have an estimated "
                    "time inside their exact UTC day (the node's logs lack blockTimestamp)")

@@ -180,6 +180,32 @@ def save_price_feed(conn: psycopg.Connection, chain_id: int, feed: str, proxy: s
                 (chain_id, a.feed, a.phase, a.address, a.start_block))
 
 
+def load_price_status(conn: psycopg.Connection, chain_id: int) -> list[dict]:
+    """Per price feed: its proxy, phases, the block its aggregators are read to, the rounds
+    stored and the latest answer (the proxy's, price_rounds) with its time; [] before
+    revision 0011 or without feeds."""
+    if conn.execute("SELECT to_regclass('public.price_feeds')").fetchone()[0] is None:
+        return []
+    rows = conn.execute(
+        """SELECT f.feed, f.proxy, f.decimals,
+                  (SELECT count(*) FROM price_aggregators a
+                   WHERE a.chain_id = f.chain_id AND a.feed = f.feed),
+                  (SELECT min(coalesce(a.block_number, a.start_block - 1)) FROM price_aggregators a
+                   WHERE a.chain_id = f.chain_id AND a.feed = f.feed),
+                  (SELECT count(*) FROM prices p WHERE p.chain_id = f.chain_id AND p.feed = f.feed),
+                  r.price, r.updated_at
+           FROM price_feeds f
+           LEFT JOIN LATERAL (SELECT price, updated_at FROM price_rounds r
+                              WHERE r.chain_id = f.chain_id AND r.feed = f.feed
+                              ORDER BY updated_at DESC, round_id DESC LIMIT 1) r ON true
+           WHERE f.chain_id = %s ORDER BY f.feed""",
+        (chain_id,),
+    ).fetchall()
+    keys = ("feed", "proxy", "decimals", "phases", "indexed_block", "rounds", "latest_price",
+            "latest_updated_at")
+    return [dict(zip(keys, r)) for r in rows]
+
+
 def load_fee_recipients(conn: psycopg.Connection, chain_id: int) -> dict[str, str]:
     """The latest FeeRecipientSet per token among stored logs."""
     rows = conn.execute(
