@@ -6,6 +6,7 @@ pacing.py   budgets (credits, requests), rate refusals (AIMD), batch caps, quota
 limits.py   what a provider's error means (range and result limits, slow down, batch cap,
             quota, lagging node)
 redact.py   API keys out of every message
+web3provider.py  a web3 provider whose requests are the client's (typed calls: indexer/contracts.py)
 """
 
 from indexer.rpc.client import BACKOFF_MAX_SECONDS, RpcClient, RpcStats
