@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import logging
 
-from indexer.errors import IndexerError, RpcError
+from indexer.contracts import Contracts
+from indexer.errors import IndexerError
 from indexer.rpc import RpcClient
 from indexer.tokens import Token
 
 log = logging.getLogger(__name__)
-
-FEE_RATE = "0x978bbdb9"  # feeRate()
 
 
 def read_implementation(rpc: RpcClient, token: Token, block: int) -> str | None:
@@ -40,12 +39,7 @@ def read_implementation(rpc: RpcClient, token: Token, block: int) -> str | None:
 def emits_fee_legs(rpc: RpcClient, implementation: str) -> bool:
     """Whether `implementation` is one with PAXG V1's fees (and fee legs): it answers
     feeRate(). A revert (no such function) or no code at all means no fee legs."""
-    try:
-        fee_legs = len(rpc.call(implementation, FEE_RATE)) == 32
-    except RpcError as exc:
-        if "revert" not in str(exc).lower():
-            raise
-        fee_legs = False
+    fee_legs = Contracts(rpc).has_fee_rate(implementation)
     log.info("implementation %s %s", implementation,
              "has feeRate(): transfers carry fee legs" if fee_legs
              else "has no feeRate(): one Transfer per transfer, no fee legs")

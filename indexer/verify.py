@@ -1,17 +1,13 @@
-"""Compare indexed supply and balances with the chain (eth_call at one block)."""
+"""Compare indexed supply and balances with the chain (totalSupply and balanceOf at one block)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_abi import decode
-
 from indexer import store
+from indexer.contracts import Contracts
 from indexer.rpc import RpcClient
 from indexer.tokens import Token
-
-TOTAL_SUPPLY = "0x18160ddd"  # totalSupply()
-BALANCE_OF = "0x70a08231"  # balanceOf(address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,21 +22,17 @@ class Check:
         return self.indexed == self.chain
 
 
-def _uint(raw: bytes) -> int:
-    return decode(["uint256"], raw)[0]
-
-
 def verify_token(conn, rpc: RpcClient, chain_id: int, token: Token, block: int, *,
                  top: int, sample: int, seed: float = 0.42) -> list[Check]:
+    """totalSupply (one eth_call) and the balances of the `top` largest holders and `sample`
+    others (one batch per 100) at `block`, each beside what the database says."""
+    contracts = Contracts(rpc)
     checks = [Check(token.symbol, "totalSupply",
                     store.indexed_supply(conn, chain_id, token.symbol, block),
-                    _uint(rpc.call(token.address, TOTAL_SUPPLY, block)))]
+                    contracts.total_supply(token.address, block))]
     holders = store.pick_holders(conn, chain_id, token.symbol, top, sample, seed)
     indexed = store.indexed_balances(conn, chain_id, token.symbol, block, holders)
-    calls = [("eth_call", [{"to": token.address, "data": BALANCE_OF + "00" * 12 + h[2:]}, hex(block)])
-             for h in holders]
-    for start in range(0, len(calls), 100):
-        results = rpc.batch(calls[start:start + 100])
-        for holder, result in zip(holders[start:start + 100], results):
-            checks.append(Check(token.symbol, holder, indexed[holder], _uint(bytes.fromhex(result[2:]))))
+    on_chain = contracts.balances_of(token.address, holders, block)
+    checks += [Check(token.symbol, holder, indexed[holder], balance)
+               for holder, balance in zip(holders, on_chain)]
     return checks
