@@ -140,3 +140,51 @@ start_block = {self.deploy_block}
     def total_supply(self, token: str, block: int | str = "latest") -> int:
         contract = self.paxg if token == "PAXG" else self.xaut
         return contract.functions.totalSupply().call(block_identifier=block)
+
+
+# A proxy round id: the phase in the bits above the aggregator's own round id (FACTS.md).
+PHASE_OFFSET = 64
+
+
+class Feed:
+    """A Chainlink-style price feed on `chain`'s anvil, as XAU/USD is on mainnet: MockFeedProxy
+    in front of one MockAggregator per phase (phase 1 at the start). `post` adds a round to the
+    live aggregator (its logs: NewRound, AnswerUpdated; the proxy logs nothing); `change_phase`
+    deploys a new aggregator and points the proxy at it, as Chainlink does (propose, confirm).
+    accounts[0] deploys and owns the proxy."""
+
+    def __init__(self, chain: Chain, description: str = "XAU / USD"):
+        self.chain = chain
+        self.description = description
+        self.aggregators = [chain._deploy("MockAggregator", description)]
+        self.proxy = chain._deploy("MockFeedProxy", self.aggregators[0].address)
+        self.deploy_block = chain.w3.eth.block_number
+
+    @property
+    def phase(self) -> int:
+        return len(self.aggregators)
+
+    @property
+    def aggregator(self):
+        """The live phase's aggregator (a web3 contract)."""
+        return self.aggregators[-1]
+
+    def post(self, answer: int, updated_at: int):
+        """A round on the live aggregator: `answer` with 8 decimals, at `updated_at` (unix
+        seconds). Returns the receipt; its proxy round id is `round_id(latest_round)`."""
+        return self.chain.send(self.aggregator.functions.post(answer, updated_at),
+                               self.chain.deployer)
+
+    def change_phase(self):
+        """Deploy a new aggregator and confirm it on the proxy: the next phase, whose rounds
+        count from 1 again. Returns the new aggregator."""
+        new = self.chain._deploy("MockAggregator", self.description)
+        p = self.proxy.functions
+        self.chain.send(p.proposeAggregator(new.address), self.chain.deployer)
+        self.chain.send(p.confirmAggregator(new.address), self.chain.deployer)
+        self.aggregators.append(new)
+        return new
+
+    def round_id(self, aggregator_round: int, phase: int | None = None) -> int:
+        """The proxy's id of `aggregator_round` of `phase` (the live one by default)."""
+        return (self.phase if phase is None else phase) << PHASE_OFFSET | aggregator_round

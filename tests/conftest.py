@@ -168,6 +168,14 @@ def chain(anvil):
 
 
 @pytest.fixture
+def feed(chain):
+    """A Chainlink-style XAU/USD feed (proxy and first aggregator) on the chain's anvil."""
+    from tests.chain import Feed
+
+    return Feed(chain)
+
+
+@pytest.fixture
 def devnet_config(tmp_path, chain, database_url) -> Path:
     """A config file for the devnet: the shape a user would write (see README)."""
     path = tmp_path / "devnet.toml"
