@@ -190,6 +190,14 @@ def test_web3_over_the_client_sends_only_the_calls_asked_for():
     assert [p["method"] for p in node.posted] == ["eth_blockNumber", "eth_chainId"]
 
 
+def test_a_revert_through_web3s_own_call_is_the_indexers_rpc_error():
+    rpc, _ = client(Contract(lambda to, data, block: REVERT))
+    w3 = make_web3(rpc)
+    with pytest.raises(RpcError, match="execution reverted") as caught:
+        w3.eth.call({"to": w3.to_checksum_address(TOKEN), "data": TOTAL_SUPPLY})
+    assert not isinstance(caught.value, Web3Exception)
+
+
 def test_calls_through_web3_are_retried_and_fail_over_to_the_next_endpoint():
     clock = Clock()
     first = Endpoint("https://a.example/KEY", clock=clock, wall=clock.wall)
