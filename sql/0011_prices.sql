@@ -259,5 +259,5 @@ LEFT JOIN gold_price_latest g ON g.chain_id = h.chain_id;
 CREATE OR REPLACE VIEW holder_concentration AS
 SELECT c.*, to_units(c.total_balance, t.decimals) * g.price AS total_usd
 FROM concentration_at(NULL) c
-JOIN tokens t ON t.chain_id = c.chain_id AND t.symbol = c.token
+LEFT JOIN tokens t ON t.chain_id = c.chain_id AND t.symbol = c.token
 LEFT JOIN gold_price_latest g ON g.chain_id = c.chain_id;

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from indexer import store
+from indexer.contracts import Contracts
 from indexer.errors import IndexerError
 from indexer.feeds import Aggregator
 from indexer.rpc import RpcClient
@@ -27,6 +28,7 @@ def check_feeds(db, rpc: RpcClient, chain_id: int, feeds: dict[str, str], head: 
     a store call), and return every aggregator of the configured feeds. A feed whose proxy
     does not answer is left out of this run with a warning; the others go on."""
     stored = db(store.load_price_feeds, chain_id)
+    contracts = Contracts(rpc)
     found: list[Aggregator] = []
     for name, proxy in feeds.items():
         known = stored.get(name)
@@ -35,8 +37,8 @@ def check_feeds(db, rpc: RpcClient, chain_id: int, feeds: dict[str, str], head: 
                 f"prices: this database reads {name} from proxy {known.proxy}, the config now names "
                 f"{proxy}; set prices.{name.split('/')[0].lower()}_usd back, or use a fresh database")
         try:
-            phases = _feed_phases(rpc, proxy, head)
-            decimals = known.decimals if known is not None else _feed_decimals(rpc, proxy)
+            phases = contracts.feed_phases(proxy, head)[1]
+            decimals = known.decimals if known is not None else contracts.feed_decimals(proxy)
         except IndexerError as exc:
             log.warning("prices: %s proxy %s does not answer as a Chainlink proxy (%s); its prices "
                         "are not read in this run", name, proxy, str(exc).strip()[:200])
@@ -56,26 +58,3 @@ def check_feeds(db, rpc: RpcClient, chain_id: int, feeds: dict[str, str], head: 
         found.extend(sorted([*have.values(), *new], key=lambda a: a.phase))
     return tuple(found)
 
-
-PHASE_ID = "0x58303b10"  # phaseId()
-PHASE_AGGREGATORS = "0xc1597304"  # phaseAggregators(uint16)
-DECIMALS = "0x313ce567"  # decimals()
-
-
-def _feed_phases(rpc: RpcClient, proxy: str, block: int) -> dict[int, str]:
-    raw = rpc.call(proxy, PHASE_ID, block)
-    if len(raw) < 32:
-        raise IndexerError("phaseId() answered nothing: no contract at this address?")
-    phase_id = int.from_bytes(raw[-32:], "big")
-    calls = [("eth_call", [{"to": proxy, "data": PHASE_AGGREGATORS + f"{i:064x}"}, hex(block)])
-             for i in range(1, phase_id + 1)]
-    found = {}
-    for i, raw in enumerate(rpc.batch(calls) if calls else [], start=1):
-        address = "0x" + raw[-40:].lower()
-        if int(address, 16):
-            found[i] = address
-    return found
-
-
-def _feed_decimals(rpc: RpcClient, proxy: str) -> int:
-    return int.from_bytes(rpc.call(proxy, DECIMALS)[-32:], "big")

@@ -80,6 +80,11 @@ def dump_tables(database_url) -> dict[str, list]:
             "period_uniques": conn.execute("SELECT * FROM period_uniques ORDER BY 1, 2, 3, 4").fetchall(),
             "holder_state": conn.execute("SELECT * FROM holder_state ORDER BY 1, 2, 3").fetchall(),
             "token_totals": conn.execute("SELECT * FROM token_totals ORDER BY 1, 2").fetchall(),
+            "prices": conn.execute("SELECT * FROM prices ORDER BY 1, 2, 3").fetchall(),
+            "price_aggregators": conn.execute(
+                "SELECT * FROM price_aggregators ORDER BY 1, 2, 3").fetchall(),
+            "price_feeds": conn.execute(
+                "SELECT chain_id, feed, proxy, decimals FROM price_feeds ORDER BY 1, 2").fetchall(),
         }
 
 
