@@ -43,6 +43,8 @@ VIEWS: dict[str, ViewSpec] = {
                                 ("chain_id", "token", "balance DESC", "address")),
     "holder_concentration": ViewSpec("holders, top-1/10/100 share, Gini, HHI, Nakamoto coefficient",
                                      None, ("chain_id", "token", "scope")),
+    "holders_daily": ViewSpec("holder count and top-10 share at the end of every day", "day",
+                              ("chain_id", "token", "day")),
 }
 
 

@@ -116,3 +116,21 @@ def test_output_file_failed_midway_leaves_nothing_and_keeps_an_older_file(tmp_pa
             raise error
     assert list(tmp_path.iterdir()) == [target]
     assert target.read_bytes() == b"the previous export\r\n"
+
+
+def test_export_list_names_every_view_with_its_description():
+    from click.testing import CliRunner
+
+    from indexer.cli import main
+
+    result = CliRunner().invoke(main, ["export", "--list"])
+    assert result.exit_code == 0, result.output
+    listed = [line.split()[0] for line in result.output.splitlines()]
+    assert listed == ["transfers", "supply_changes", "supply_daily", "volume_daily",
+                      "volume_monthly", "holder_balances", "holder_concentration", "holders_daily"]
+
+
+def test_holders_daily_filters_on_its_day():
+    since, until = parse_when("2024-01-02T01:00+05:00", "--since"), parse_when("2024-03-01", "--until")
+    assert where("holders_daily", since=since, until=until, token="XAUT") == (
+        "token = 'XAUT' AND \"day\" >= '2024-01-01'::date AND \"day\" < '2024-03-01'::date")
