@@ -409,6 +409,81 @@ def export_cmd(ctx: Context, view, output, token, since, until, as_of_block, lis
         conn.close()
 
 
+@main.command("report")
+@click.option("-o", "--output", default="report.html", show_default=True, metavar="FILE",
+              help="Write the HTML here ('-': stdout). The file appears only when complete; "
+                   "on an error an older file of that name is left as it was.")
+@click.option("--token", "tokens", multiple=True, metavar="SYMBOL",
+              help="Only this token; repeat for several (default: every indexed token).")
+@click.option("--since", default=None, metavar="DATE",
+              help="Charts and monthly figures from this UTC date (or the UTC day of an ISO "
+                   "time) on. Tables of the current state (holders, concentration) show today.")
+@click.option("--top", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="How many of the largest holders to list per token.")
+@click.pass_obj
+def report_cmd(ctx: Context, output: str, tokens: tuple[str, ...], since: str | None,
+               top: int) -> None:
+    """Write one self-contained HTML report of the indexed data.
+
+    Supply in ounces (total and circulating) and US dollars over time, monthly volume with its
+    year-over-year change, holders and the top 10's share over time, concentration with and
+    without the issuers' addresses, the largest holders with their labels, PAXG's premium to
+    gold, and how fresh the data is (indexed block and time, price age). Charts are inline SVG:
+    the file opens offline and loads nothing. Sections that need prices say "no price data yet"
+    until the database has them. It only reads: a read-only role (readonly-role) can run it.
+
+    \b
+    Example:
+        indexer report
+        indexer report -o gold.html --since 2024-01-01
+        indexer report --token XAUT --top 50 -o xaut.html
+        indexer --database-url postgresql://analyst@dbhost/gold report -o - > report.html
+    """
+    from indexer import export, store
+    from indexer.analytics import report
+
+    when = _run(export.parse_when, since, "--since") if since else None
+    day = export.period_bound(when, "day", up=False) if when else None
+    config = _run(ctx.load)
+    url = _run(_database_url, ctx, config, keep_running=False)
+    conn = _run(store.connect, url)
+    progress = _StepLine(ctx.log_format == "text")
+    try:
+        html = _run(report.build, conn, config.chain.id, tokens, day, top=top, progress=progress)
+        with export.open_output(output) as write:
+            write(html.encode())
+    except IndexerError as exc:
+        raise UserError(exc) from None
+    finally:
+        progress.end()
+        conn.close()
+    if output != "-":
+        click.echo(f"wrote {output} ({len(html.encode()) / 1024:,.0f} KiB)", err=True)
+
+
+class _StepLine:
+    """A command's progress on stderr, `report: WHAT (N/M)`: one line rewritten in place on a
+    terminal, a line per step otherwise; with --log-format json, a log record per step."""
+
+    def __init__(self, text: bool) -> None:
+        self._text, self._tty, self._open = text, sys.stderr.isatty(), False
+
+    def __call__(self, step: int, steps: int, what: str) -> None:
+        line = f"report: {what} ({step}/{steps})"
+        if not self._text:
+            log.info("%s", line)
+        elif self._tty:
+            click.echo(f"\r\x1b[K{line}", err=True, nl=False)
+            self._open = True
+        else:
+            click.echo(line, err=True)
+
+    def end(self) -> None:
+        if self._open:
+            click.echo("\r\x1b[K", err=True, nl=False)
+            self._open = False
+
+
 @main.command("verify")
 @click.option("--block", type=click.IntRange(min=0), default=None, metavar="N",
               help="Compare at block N (default: the checkpoint block).")

@@ -8,11 +8,13 @@ arrays (a block can already be there from another token's batch, hence ON CONFLI
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
@@ -823,3 +825,33 @@ def load_rpc_status(conn: psycopg.Connection, chain_id: int) -> dict | None:
     keys = ("run_started_at", "updated_at", "usage", "paused_until", "pause_reason",
             "paused_endpoint")
     return dict(zip(keys, row))
+
+
+# -- Read-only queries (indexer/analytics composes them, like export.py) ------------------------
+
+@contextmanager
+def read_snapshot(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """One read-only REPEATABLE READ transaction: every query in the block sees the same
+    committed state, so a report made while a sync writes never mixes two batches (its
+    freshness figures describe exactly the rows its sections show), and writes nothing."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield conn
+
+
+def view_columns(conn: psycopg.Connection, name: str) -> tuple[str, ...]:
+    """The columns of the view (or table) `name` in the current schema, in order; () when there
+    is none. Lets a reader use columns that a later revision adds, once they are there."""
+    rows = conn.execute(
+        """SELECT column_name FROM information_schema.columns
+           WHERE table_schema = current_schema() AND table_name = %s ORDER BY ordinal_position""",
+        (name,),
+    ).fetchall()
+    return tuple(r[0] for r in rows)
+
+
+def fetch_dicts(conn: psycopg.Connection, query: sql.Composable,
+                params: dict | None = None) -> list[dict]:
+    """The rows of a query composed with psycopg.sql (values only as parameters), as dicts."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
