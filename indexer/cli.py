@@ -449,16 +449,17 @@ def report_cmd(ctx: Context, output: str, tokens: tuple[str, ...], since: str | 
     conn = _run(store.connect, url)
     progress = _StepLine(ctx.log_format == "text")
     try:
-        html = _run(report.build, conn, config.chain.id, tokens, day, top=top, progress=progress)
+        page = _run(report.build, conn, config.chain.id, tokens, day, top=top,
+                    progress=progress).encode()
         with export.open_output(output) as write:
-            write(html.encode())
+            write(page)
     except IndexerError as exc:
         raise UserError(exc) from None
     finally:
         progress.end()
         conn.close()
     if output != "-":
-        click.echo(f"wrote {output} ({len(html.encode()) / 1024:,.0f} KiB)", err=True)
+        click.echo(f"wrote {output} ({len(page) / 1024:,.0f} KiB)", err=True)
 
 
 class _StepLine:
