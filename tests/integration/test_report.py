@@ -2,14 +2,15 @@
 chart holds drawn marks, the page asks for nothing beyond its own file, and the USD sections
 appear once the price views exist, saying "no price data yet" before.
 
-The price views come from a later revision; `PRICE_VIEWS_SQL` stands in for it with exactly the
-names and columns the report reads, over made-up prices.
+Prices come from the devnet's own Chainlink-style feeds (tests/chain.py, Feed): one XAU/USD and
+one PAXG/USD round a week, read by a second sync once [prices] names them.
 
 INDEXER_UPDATE_SCREENSHOT=1 also writes the README's docs/report.png from the priced report.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from datetime import date, datetime, time, timedelta, timezone
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 
 from tests.browser import visit
+from tests.chain import Feed
 from tests.conftest import REPO, Anvil
 from tests.integration.test_analytics import roles  # noqa: F401 (a fixture)
 from tests.integration.test_sync import run_cli, sync_once
@@ -80,8 +82,8 @@ class Story:
     controller and handed out, XAUT minted to a treasury that hands it out, holders trading,
     new holders arriving, an occasional redemption; activity grows over time."""
 
-    def __init__(self, chain, start: date):
-        self.chain, self.start = chain, start
+    def __init__(self, chain, start: date, feeds: dict | None = None):
+        self.chain, self.start, self.feeds = chain, start, feeds or {}
         self.rng = random.Random(11)
         self.balances: dict[tuple[str, str], int] = {}
 
@@ -141,6 +143,13 @@ class Story:
                     self.send(c.xaut, c.xaut.functions.redeem(amount), sender)
                     self.credit("XAUT", sender, -amount)
                 when = datetime.combine(self.start + timedelta(days=7 * week), time(14), timezone.utc)
+                gold = 2300 + 180 * math.sin(week / 8) + 5 * week
+                for name, price in (("XAU/USD", gold),
+                                    ("PAXG/USD", gold * (1.002 + 0.004 * math.sin(week / 5)))):
+                    if name in self.feeds:
+                        aggregator = self.feeds[name].aggregator
+                        self.send(aggregator, aggregator.functions.post(
+                            int(price * 10**8), int(when.timestamp())), c.deployer)
                 anvil.rpc("evm_mine", [int(when.timestamp())])
                 receipts = anvil.rpc("eth_getBlockReceipts", ["latest"])
                 assert receipts and all(r["status"] == "0x1" for r in receipts), week
@@ -156,7 +165,8 @@ class Story:
 
 @pytest.fixture
 def story(tmp_path, database_url):
-    """A synced devnet database with the Story's history and labels; yields its config path."""
+    """A synced devnet database with the Story's history and labels, its feeds not read yet;
+    yields its config path and the feeds."""
     from tests.chain import Chain
 
     start = date.today() - timedelta(days=7 * (WEEKS - 1) + 2)  # the last week: two days ago
@@ -166,86 +176,26 @@ def story(tmp_path, database_url):
         chain = Chain(node)
         config = tmp_path / "devnet.toml"
         config.write_text(chain.config_toml(database_url))
-        Story(chain, start).run()
+        feeds = {"XAU/USD": Feed(chain, "XAU / USD"), "PAXG/USD": Feed(chain, "PAXG / USD")}
+        Story(chain, start, feeds).run()
         sync_once(config)
         for address, name, kind in ((chain.controller, "PAXG supply controller", "issuer"),
                                     (chain.users[0], "XAUT treasury", "treasury"),
                                     (chain.users[1], "Exchange hot wallet", "exchange")):
             result = run_cli("--config", str(config), "label", "add", address, name, "--kind", kind)
             assert result.exit_code == 0, result.output
-        yield config
+        yield config, feeds
     finally:
         node.stop()
 
 
-# Stands in for the revision that adds prices, with its names and columns: gold_price_daily,
-# price_daily, paxg_premium_daily, and the USD columns at the end of four views (each view is
-# renamed and wrapped). Prices are made up; rows exist for the chains in price_test_chains.
-PRICE_VIEWS_SQL = """
-CREATE TABLE price_test_chains (chain_id integer PRIMARY KEY);
-CREATE VIEW gold_price_daily AS
-SELECT c.chain_id, g.d::date AS day, p.price, p.price * 100000000 AS answer, g.n AS round_id,
-       least(g.d + interval '14 hours', now() - interval '95 minutes') AS updated_at,
-       now() - least(g.d + interval '14 hours', now() - interval '95 minutes') AS age
-FROM price_test_chains c
-CROSS JOIN generate_series(current_date - 800, current_date, interval '1 day') WITH ORDINALITY g(d, n)
-CROSS JOIN LATERAL (SELECT round((2300 + 180 * sin(g.n / 50.0) + 0.9 * g.n)::numeric, 2) AS price) p;
-CREATE VIEW price_daily AS
-SELECT chain_id, 'XAU/USD'::text AS feed, day, price, answer, round_id, updated_at, age
-FROM gold_price_daily
-UNION ALL
-SELECT chain_id, 'PAXG/USD', day,
-       round(price * (1.002 + 0.003 * sin(round_id / 37.0) + 0.0015 * sin(round_id / 7.3))::numeric, 2),
-       answer, round_id, updated_at, age
-FROM gold_price_daily;
-CREATE VIEW paxg_premium_daily AS
-SELECT p.chain_id, p.day, p.price AS paxg_usd, x.price AS xau_usd, p.price / x.price - 1 AS premium
-FROM price_daily p JOIN price_daily x ON x.chain_id = p.chain_id AND x.day = p.day
-WHERE p.feed = 'PAXG/USD' AND x.feed = 'XAU/USD';
-
-ALTER VIEW supply_daily RENAME TO supply_daily_before_prices;
-CREATE VIEW supply_daily AS
-SELECT s.*, s.supply_units * g.price AS supply_usd, tr.units AS treasury_units,
-       s.supply_units - tr.units AS circulating_units,
-       (s.supply_units - tr.units) * g.price AS circulating_usd, 0::numeric AS bridged_units
-FROM supply_daily_before_prices s
-JOIN tokens t ON t.chain_id = s.chain_id AND t.symbol = s.token
-LEFT JOIN gold_price_daily g ON g.chain_id = s.chain_id AND g.day = s.day
-CROSS JOIN LATERAL (
-    SELECT to_units(coalesce(sum(CASE WHEN l.to_address = lb.address THEN l.amount
-                                      ELSE -l.amount END), 0), t.decimals) AS units
-    FROM labels lb JOIN logs l ON l.chain_id = lb.chain_id
-         AND lb.address IN (l.from_address, l.to_address)
-    WHERE lb.chain_id = s.chain_id AND lb.kind = 'treasury' AND l.token = s.token
-      AND l.event = 'Transfer' AND (l.block_time AT TIME ZONE 'UTC')::date <= s.day
-) tr;
-
-ALTER VIEW volume_monthly RENAME TO volume_monthly_before_prices;
-CREATE VIEW volume_monthly AS
-SELECT v.*, v.volume_units * (SELECT avg(g.price) FROM gold_price_daily g
-                              WHERE g.chain_id = v.chain_id
-                                AND date_trunc('month', g.day)::date = v.month) AS volume_usd
-FROM volume_monthly_before_prices v;
-
-ALTER VIEW holder_balances RENAME TO holder_balances_before_prices;
-CREATE VIEW holder_balances AS
-SELECT h.*, h.balance_units * (SELECT g.price FROM gold_price_daily g WHERE g.chain_id = h.chain_id
-                               ORDER BY g.day DESC LIMIT 1) AS balance_usd
-FROM holder_balances_before_prices h;
-
-ALTER VIEW holder_concentration RENAME TO holder_concentration_before_prices;
-CREATE VIEW holder_concentration AS
-SELECT c.*, to_units(c.total_balance, t.decimals)
-            * (SELECT g.price FROM gold_price_daily g WHERE g.chain_id = c.chain_id
-               ORDER BY g.day DESC LIMIT 1) AS total_usd
-FROM holder_concentration_before_prices c
-JOIN tokens t ON t.chain_id = c.chain_id AND t.symbol = c.token;
-"""
-
-
-def add_price_views(url: str) -> None:
-    with psycopg.connect(url) as conn:
-        conn.execute(PRICE_VIEWS_SQL)
+def add_feeds(config: Path, feeds: dict) -> None:
+    """Name the devnet's feeds in the config: the next sync reads their rounds from the start."""
+    config.write_text(config.read_text() + f"""
+[prices]
+xau_usd = "{feeds['XAU/USD'].proxy.address}"
+paxg_usd = "{feeds['PAXG/USD'].proxy.address}"
+""")
 
 
 def report(config: Path, out: Path, *args: str) -> str:
@@ -254,23 +204,17 @@ def report(config: Path, out: Path, *args: str) -> str:
     return out.read_text()
 
 
-def test_report_in_a_browser_before_and_after_the_price_views(story, database_url, tmp_path):
-    # The schema of today: no price views. Every chart drawn, prices said to be missing.
-    html = report(story, tmp_path / "before.html")
-    assert_every_chart_drawn(open_report(tmp_path / "before.html"), {"supply-oz", "volume", "holders"})
-    assert html.count(NO_PRICES) == 3  # price age, supply in USD, PAXG's premium
-    assert "circulating (oz)" not in html and "(USD)" not in html
-
-    # The views are there, but hold no row for this chain yet: the same, with USD columns empty.
-    add_price_views(database_url)
-    html = report(story, tmp_path / "empty.html")
+def test_report_in_a_browser_before_and_after_the_prices(story, database_url, tmp_path):
+    config, feeds = story
+    # No feed read yet: every chart drawn, the price sections say so, USD columns empty.
+    html = report(config, tmp_path / "empty.html")
     assert_every_chart_drawn(open_report(tmp_path / "empty.html"), {"supply-oz", "volume", "holders"})
-    assert html.count(NO_PRICES) == 3
+    assert html.count(NO_PRICES) == 3  # price age, supply in USD, PAXG's premium
     assert "circulating (oz)" in html and "balance (USD)" in html  # columns found, no prices
 
-    with psycopg.connect(database_url) as conn:
-        conn.execute("INSERT INTO price_test_chains VALUES (31337)")
-    html = report(story, tmp_path / "report.html")
+    add_feeds(config, feeds)
+    sync_once(config)
+    html = report(config, tmp_path / "report.html")
     shot = tmp_path / "report.png"
     found = open_report(tmp_path / "report.html", screenshot=shot)
     assert_every_chart_drawn(found, {"supply-oz", "supply-usd", "volume", "holders", "premium"})
