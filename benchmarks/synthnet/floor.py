@@ -10,7 +10,12 @@ A correct scanner of blocks [lo, hi] must
   acceptable end never moves back as the start moves on, so greedy is optimal;
 - know each log's block time: one header per distinct block with a log, unless the logs
   carry blockTimestamp;
-- ask the chain id and the head once.
+- ask the chain id and the head once;
+- with the price feeds: learn each proxy's aggregators by eth_call (`phaseId()`, then
+  `phaseAggregators(i)` for each phase: 9 calls for the two feeds), and ask for their
+  AnswerUpdated logs in the same eth_getLogs as the tokens' (the aggregators' addresses and
+  topic join the filter): no call of their own, but their logs count against a result cap
+  and their blocks need headers like any other log's.
 
 That is the strict floor. A scanner that also checkpoints a block hash at the end of every
 range (as the indexer does, to link ranges and resume on a known hash) needs one more header
@@ -26,10 +31,18 @@ from __future__ import annotations
 import bisect
 from array import array
 
+from benchmarks.synthnet import events as ev
 from benchmarks.synthnet.providers import Profile
 
-GET_LOGS, HEADER = "eth_getLogs", "eth_getBlockByNumber"
+GET_LOGS, HEADER, CALL = "eth_getLogs", "eth_getBlockByNumber", "eth_call"
 START_CALLS = ("eth_chainId", "eth_blockNumber")
+
+
+def phase_calls(at_block: int) -> int:
+    """The eth_calls that list the feeds' aggregators at a block: phaseId() and
+    phaseAggregators(i) for each phase begun by then, per feed (decimals() is not needed:
+    FACTS.md gives 8, and it is not a request the logs depend on)."""
+    return sum(1 + sum(1 for p in f.phases if p.block <= at_block) for f in ev.FEEDS)
 
 
 def log_ranges(log_blocks: array, lo: int, hi: int, range_blocks: int, result_cap: int,
@@ -61,8 +74,10 @@ def log_ranges(log_blocks: array, lo: int, hi: int, range_blocks: int, result_ca
 
 
 def floor(profile: Profile, log_blocks: array, distinct_log_blocks: array, lo: int, hi: int, *,
-          timestamps: bool) -> dict:
-    """The floor for scanning [lo, hi] under `profile`, with or without blockTimestamp."""
+          timestamps: bool, eth_calls: int = 0) -> dict:
+    """The floor for scanning [lo, hi] under `profile`, with or without blockTimestamp.
+    `log_blocks`: the block of every log the scan asks for (the price feeds' too, if it reads
+    them); `eth_calls`: the eth_calls it needs besides (phase_calls, for the feeds)."""
     if profile.range_blocks and not profile.result_cap and not profile.either:
         # Fixed-size ranges: no need to walk them one by one for the count.
         ends = list(range(lo + profile.range_blocks - 1, hi, profile.range_blocks)) + [hi]
@@ -84,6 +99,8 @@ def floor(profile: Profile, log_blocks: array, distinct_log_blocks: array, lo: i
             if j == b or distinct_log_blocks[j] != end:
                 extra += 1
     calls = {GET_LOGS: len(ends), HEADER: headers, **{m: 1 for m in START_CALLS}}
+    if eth_calls:
+        calls[CALL] = eth_calls
     credits = sum(profile.cost(m) * n for m, n in calls.items())
     linked_credits = credits + extra * profile.cost(HEADER)
     out = {

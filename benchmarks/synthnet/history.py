@@ -1,5 +1,6 @@
 """The synthetic history: every PAXG and XAUT log from their real start blocks to the head,
-generated once from a seed into compact arrays and cached under benchmarks/cache/.
+and every round of Chainlink's XAU/USD and PAXG/USD aggregators (feeds.py), generated once
+from a seed into compact arrays and cached under benchmarks/cache/.
 
 Shape (scale 1): about 2.5M scanned logs (plus audit-only Approval/Ownership logs the
 scanner's topic filter leaves out) over the 18M blocks from PAXG's start block to the head,
@@ -27,6 +28,12 @@ and `eth_call` can answer totalSupply and balanceOf at any block from it.
 
 `--scale s` multiplies the number of transactions (and holders), over the same block span:
 the block structure (and so every range-capped provider's eth_getLogs count) stays the same.
+
+The price rounds (feeds.py) do not scale: they come from their own random streams, after the
+tokens' (so the token logs are those of generator version 1, bit for bit). Each round is a
+transaction of two logs (AnswerUpdated, NewRound) at a transactionIndex drawn from its own
+stream; in a block that also holds token transactions it moves up to the first index where it
+fits between them, so log indices stay unique and ordered by transaction.
 """
 
 from __future__ import annotations
@@ -43,10 +50,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.synthnet import events as ev
+from benchmarks.synthnet import feeds
 from benchmarks.synthnet.blocks import HEAD, Blocks
 
 # Bump when the generator changes what it emits: old cache entries then no longer match.
-GENERATOR_VERSION = 1
+# 2: Chainlink's two feeds (AnswerUpdated and NewRound of seven aggregators).
+GENERATOR_VERSION = 2
 PAXG_TXS = 560_000
 XAUT_TXS = 860_000
 PAXG_POOL = 120_000
@@ -106,6 +115,19 @@ def _schedule(rng: random.Random, blocks: Blocks, lo: int, hi: int, n_txs: int,
     return out
 
 
+def _blocks_of(block: array, kind: bytearray, wanted: frozenset) -> tuple[array, array]:
+    """The block of every log of a wanted kind, and the distinct ones, both sorted."""
+    table = bytes(1 if k in wanted else 0 for k in range(256))
+    blocks = array("I", (n for n, k in zip(block, kind) if table[k]))
+    distinct = array("I")
+    last = -1
+    for n in blocks:
+        if n != last:
+            distinct.append(n)
+            last = n
+    return blocks, distinct
+
+
 class History:
     """The logs as parallel arrays sorted by (block, logIndex), plus what the ledger needs."""
 
@@ -124,17 +146,12 @@ class History:
             i.to_bytes(8, "big"), digest_size=20, key=key).hexdigest() for i in range(n_addresses)]
         self._address_ids: dict[str, int] | None = None
         self._ledger: list | None = None
-        scanned = bytes(1 if k in ev.SCANNED else 0 for k in range(256))
-        self.scanned_table = scanned
-        # Blocks of the logs a scanner of these tokens asks for, and the distinct ones.
-        self.scanned_blocks = array("I", (n for n, k in zip(self.block, kind) if scanned[k]))
-        distinct = array("I")
-        last = -1
-        for n in self.scanned_blocks:
-            if n != last:
-                distinct.append(n)
-                last = n
-        self.scanned_log_blocks = distinct
+        self._answers: tuple[array, array] | None = None
+        self._feed_rounds: dict[int, tuple[array, array]] = {}
+        # Blocks of the logs the indexer's filter asks for (the tokens' and the aggregators'
+        # AnswerUpdated), and the distinct ones; the same for the tokens' alone.
+        self.scanned_blocks, self.scanned_log_blocks = _blocks_of(self.block, kind, ev.INDEXER_SCANNED)
+        self.token_blocks, self.token_log_blocks = _blocks_of(self.block, kind, ev.SCANNED)
 
     def __len__(self) -> int:
         return len(self.block)
@@ -153,8 +170,35 @@ class History:
         for code in ev.SCANNED:
             c = kinds.count(code)
             if c:
-                counts[ev.KINDS[code].token] += c
+                counts[ev.KINDS[code].source] += c
         return dict(zip(ev.TOKENS, counts))
+
+    def answer_positions(self, to_block: int) -> array:
+        """Positions of every aggregator's AnswerUpdated log in blocks up to to_block, in order."""
+        if self._answers is None:
+            positions = []
+            for code in ev.PRICE_SCANNED:
+                i = self.kind.find(code)
+                while i != -1:
+                    positions.append(i)
+                    i = self.kind.find(code, i + 1)
+            positions.sort()
+            self._answers = (array("I", positions), array("I", (self.block[i] for i in positions)))
+        positions, blocks = self._answers
+        return positions[:bisect.bisect_right(blocks, to_block)]
+
+    def feed_rounds(self, aggregator: int) -> tuple[array, array]:
+        """(blocks, positions) of one aggregator's rounds, in round order (round id = index + 1)."""
+        out = self._feed_rounds.get(aggregator)
+        if out is None:
+            code = ev.AGGREGATORS[aggregator].answer_kind
+            positions = array("I")
+            i = self.kind.find(code)
+            while i != -1:
+                positions.append(i)
+                i = self.kind.find(code, i + 1)
+            out = self._feed_rounds[aggregator] = (array("I", (self.block[i] for i in positions)), positions)
+        return out
 
     def fee_legs(self, to_block: int) -> int:
         """PAXG fee legs up to to_block: the generator sends every fee leg, and nothing else, to
@@ -422,15 +466,103 @@ def generate(params: Params, blocks: Blocks, log=print) -> History:
                 w.log(n, txi, logi, kind, a, b, amount)
                 logi += 1
             next_logi = logi + 1
+    rounds = feeds.generate_rounds(params.seed, blocks, head)
+    entries = _place_rounds(rounds, blocks, params.seed, w.arrays)
+    arrays, kind, extra = _merge(w.arrays, w.kind, w.extra, entries)
     elapsed = time.monotonic() - started
-    meta = {"params": asdict(params), "version": GENERATOR_VERSION, "logs": len(w.kind),
-            "n_addresses": n_addresses, "seconds": round(elapsed, 1)}
-    history = History(params, w.arrays, w.kind, w.extra, n_addresses, meta)
+    per_feed = {name: 0 for name in ev.FEED_NAMES}
+    for r in rounds:
+        per_feed[ev.FEEDS[ev.AGGREGATORS[r.aggregator].feed].name] += 1
+    meta = {"params": asdict(params), "version": GENERATOR_VERSION, "logs": len(kind),
+            "n_addresses": n_addresses, "seconds": round(elapsed, 1), "price_rounds": per_feed}
+    history = History(params, arrays, kind, extra, n_addresses, meta)
     meta["scanned_logs"] = len(history.scanned_blocks)
     meta["scanned_log_blocks"] = len(history.scanned_log_blocks)
+    meta["token_logs"] = len(history.token_blocks)
+    meta["token_log_blocks"] = len(history.token_log_blocks)
     log(f"synthnet: {meta['logs']:,} logs ({meta['scanned_logs']:,} scanned, in "
-        f"{meta['scanned_log_blocks']:,} blocks) in {elapsed:.0f}s")
+        f"{meta['scanned_log_blocks']:,} blocks; price rounds "
+        + ", ".join(f"{k} {v:,}" for k, v in per_feed.items()) + f") in {elapsed:.0f}s")
     return history
+
+
+def _place_rounds(rounds: list[feeds.Round], blocks: Blocks, seed: int, arrays: dict) -> list[tuple]:
+    """Each round as a transaction of two logs, AnswerUpdated then NewRound: the entries
+    (block, txi, logi, kind, a, b, amount) in (block, logi) order. The transaction index comes
+    from a stream of its own (two draws per round, whatever the tokens do); where the block's
+    token transactions leave no room at that index, the round moves to the next index that has
+    room (one past the last token transaction at worst)."""
+    rng = random.Random(f"synthnet-feed-places-{seed}")
+    t_block, t_txi, t_logi = arrays["block"], arrays["txi"], arrays["logi"]
+    out: list[tuple] = []
+    i = 0
+    while i < len(rounds):
+        n = rounds[i].block
+        j = i
+        while j < len(rounds) and rounds[j].block == n:
+            j += 1
+        # (txi, first logi, last logi) of the block's transactions, by txi.
+        taken: list[list[int]] = []
+        for k in range(bisect.bisect_left(t_block, n), bisect.bisect_right(t_block, n)):
+            if taken and taken[-1][0] == t_txi[k]:
+                taken[-1][2] = t_logi[k]
+            else:
+                taken.append([t_txi[k], t_logi[k], t_logi[k]])
+        placed = []
+        for r in rounds[i:j]:
+            c = int(rng.random() * blocks.tx_count(n))
+            offset = int(rng.random() * 3)
+            while True:
+                pos = bisect.bisect_right([t[0] for t in taken], c)
+                before = taken[pos - 1] if pos else None
+                after = taken[pos] if pos < len(taken) else None
+                start = max(2 * c + offset, before[2] + 1 if before else 0)
+                if (before is None or before[0] != c) and (after is None or start + 1 < after[1]):
+                    break
+                c += 1
+            taken.insert(pos, [c, start, start + 1])
+            a = ev.AGGREGATORS[r.aggregator]
+            placed.append((n, c, start, a.answer_kind, r.round_id, r.updated_at, r.answer))
+            placed.append((n, c, start + 1, a.new_round_kind, r.round_id, ev.TRANSMITTER, r.updated_at))
+        out.extend(sorted(placed, key=lambda e: e[2]))
+        i = j
+    return out
+
+
+def _merge(arrays: dict, kind: bytearray, extra: dict[int, tuple[int, int]],
+           entries: list[tuple]) -> tuple[dict, bytearray, dict[int, tuple[int, int]]]:
+    """The token logs with the price entries slotted in by (block, logi); `extra` (keyed by
+    position) moves with its logs."""
+    new = {name: array(code) for name, code in FIELDS}
+    new_kind = bytearray()
+    new_extra: dict[int, tuple[int, int]] = {}
+    extra_keys = sorted(extra)
+    block, logi = arrays["block"], arrays["logi"]
+    total = len(kind)
+
+    def copy(lo: int, hi: int) -> None:
+        if hi <= lo:
+            return
+        shift = len(new_kind) - lo
+        for k in extra_keys[bisect.bisect_left(extra_keys, lo):bisect.bisect_left(extra_keys, hi)]:
+            new_extra[k + shift] = extra[k]
+        for name, _ in FIELDS:
+            new[name].extend(arrays[name][lo:hi])
+        new_kind.extend(kind[lo:hi])
+
+    pos = 0
+    for n, txi, li, code, a, b, amount in entries:
+        j = bisect.bisect_left(block, n, pos)
+        while j < total and block[j] == n and logi[j] < li:
+            j += 1
+        copy(pos, j)
+        pos = j
+        for name, value in (("block", n), ("txi", txi), ("logi", li), ("a", a), ("b", b),
+                            ("amt_hi", amount >> 64), ("amt_lo", amount & _M64)):
+            new[name].append(value)
+        new_kind.append(code)
+    copy(pos, total)
+    return new, new_kind, new_extra
 
 
 def _paxg_tx(w: _Writer, rand, funded_pick, pool_pick, portion, fee_rate: int) -> list[tuple]:

@@ -4,8 +4,11 @@ eth_chainId (0x1), net_version, eth_blockNumber (the head), eth_getBlockByNumber
 or by the tags latest/pending, safe = head - 32, finalized = head - 64, earliest; with or
 without full transactions), eth_getLogs (fromBlock/toBlock/address/topics, in the shape
 anvil returns, optionally with blockTimestamp), eth_call (totalSupply, balanceOf, decimals,
-symbol, name, and PAXG's feeRecipient/feeRate at any block, from the ledger). Everything else
-is "the method … does not exist/is not available", as geth says.
+symbol, name, and PAXG's feeRecipient/feeRate at any block, from the ledger; the Chainlink
+proxies' phaseId, phaseAggregators, aggregator, decimals, description, latestRoundData,
+getRoundData, latestAnswer, latestTimestamp, latestRound, and the same on each aggregator with
+its own round ids, at any block, from the rounds). Everything else is "the method … does not
+exist/is not available", as geth says.
 
 eth_getLogs is split in two so that a provider profile can refuse a query from its size
 before any log is rendered: `plan_logs` resolves the filter to a slice of the sorted log
@@ -41,6 +44,20 @@ NAME = _selector("name()")
 FEE_RECIPIENT = _selector("feeRecipient()")
 FEE_RATE = _selector("feeRate()")
 NAMES = ("Paxos Gold", "Tether Gold")
+# Chainlink's AggregatorProxy and its aggregators (AggregatorV2V3Interface).
+PHASE_ID = _selector("phaseId()")  # 0x58303b10
+PHASE_AGGREGATORS = _selector("phaseAggregators(uint16)")  # 0xc1597304
+AGGREGATOR = _selector("aggregator()")
+DESCRIPTION = _selector("description()")
+LATEST_ROUND_DATA = _selector("latestRoundData()")  # 0xfeaf968c
+GET_ROUND_DATA = _selector("getRoundData(uint80)")  # 0x9a6fc8f5
+LATEST_ANSWER = _selector("latestAnswer()")
+LATEST_TIMESTAMP = _selector("latestTimestamp()")
+LATEST_ROUND = _selector("latestRound()")
+_M64 = (1 << 64) - 1
+_FEED_OF_PROXY = {f.proxy: i for i, f in enumerate(ev.FEEDS)}
+_AGGREGATOR_OF_ADDRESS = {a.address: j for j, a in enumerate(ev.AGGREGATORS)}
+_PHASE_BLOCKS = [[p.block for p in f.phases] for f in ev.FEEDS]
 
 
 class RpcFailure(Exception):
@@ -78,7 +95,7 @@ class Node:
         self.head = blocks.head
         self.topic_of = [_PAD + a[2:] for a in history.addresses]
         self._implementations: set[str] | None = None
-        self._kind_info = {k.code: (ev.TOKEN_ADDRESSES[k.token], k.topic0, k.layout, k.token)
+        self._kind_info = {k.code: (ev.SOURCE_ADDRESSES[k.source], k.topic0, k.layout, k.source)
                            for k in ev.KINDS.values()}
 
     # -- parameters --------------------------------------------------------------------------
@@ -172,8 +189,8 @@ class Node:
         addresses = flt.get("address")
         if isinstance(addresses, str):
             addresses = [addresses]
-        tokens = {0, 1} if not addresses else {
-            i for i, a in enumerate(ev.TOKEN_ADDRESSES) if a in {x.lower() for x in addresses}}
+        sources = set(range(len(ev.SOURCE_ADDRESSES))) if not addresses else {
+            i for i, a in enumerate(ev.SOURCE_ADDRESSES) if a in {x.lower() for x in addresses}}
         topics = flt.get("topics") or []
         wanted0 = None
         rest: list = []
@@ -185,7 +202,7 @@ class Node:
                 rest.append(allowed)
         table = bytearray(256)
         for code, kind in ev.KINDS.items():
-            if kind.token in tokens and (wanted0 is None or ev.TOPIC0[code] in wanted0):
+            if kind.source in sources and (wanted0 is None or ev.TOPIC0[code] in wanted0):
                 table[code] = 1
         block = self.history.block
         i0 = bisect.bisect_left(block, frm)
@@ -270,6 +287,13 @@ class Node:
             elif layout == ev.DATA_AB:
                 topics = (t0,)
                 data = topic_of[a_ids[i]] + topic_of[b_ids[i]][2:]
+            elif layout == ev.ANSWER:  # AnswerUpdated(int256 indexed current, uint256 indexed roundId, updatedAt)
+                answer = (amt_hi[i] << 64 | amt_lo[i]) % (1 << 256)
+                topics = (t0, "0x" + format(answer, "064x"), "0x" + format(a_ids[i], "064x"))
+                data = "0x" + format(b_ids[i], "064x")
+            elif layout == ev.NEW_ROUND:  # NewRound(uint256 indexed roundId, address indexed startedBy, startedAt)
+                topics = (t0, "0x" + format(a_ids[i], "064x"), topic_of[b_ids[i]])
+                data = "0x" + format(amt_hi[i] << 64 | amt_lo[i], "064x")
             else:  # BETA: value after fee, seq, service fee
                 seq, service_fee = h.extra[i]
                 topics = (t0, topic_of[a_ids[i]], topic_of[b_ids[i]])
@@ -290,7 +314,7 @@ class Node:
         (the indexer asks each one whether it has fees)."""
         if self._implementations is None:
             h = self.history
-            upgraded = next(k.code for k in ev.KINDS.values() if k.token == 0 and k.name == "Upgraded")
+            upgraded = next(k.code for k in ev.KINDS.values() if k.source == 0 and k.name == "Upgraded")
             self._implementations = {h.addresses[h.a[i]] for i, k in enumerate(h.kind)
                                      if k == upgraded}
         return self._implementations
@@ -304,6 +328,10 @@ class Node:
             raise RpcFailure(-32000, "header not found")
         to = str(tx.get("to") or "").lower()
         data = str(tx.get("data") or tx.get("input") or "0x").lower()
+        if to in _FEED_OF_PROXY:
+            return self.proxy_call(_FEED_OF_PROXY[to], data, n)
+        if to in _AGGREGATOR_OF_ADDRESS:
+            return self.aggregator_call(_AGGREGATOR_OF_ADDRESS[to], data, n)
         if to not in ev.TOKEN_ADDRESSES:
             if data[:10] == FEE_RATE and to in self.paxg_implementations():
                 return "0x" + "0" * 64  # a PAXG V1 implementation: its own storage's fee rate
@@ -328,3 +356,89 @@ class Node:
         if token == 0 and selector == FEE_RATE:
             return "0x" + format(ev.PAXG_FEE_RATE if n < ev.FEE_ZERO_BLOCK else 0, "064x")
         raise RpcFailure(-32000, "execution reverted")
+
+    # -- the price feeds ---------------------------------------------------------------------
+
+    def proxy_call(self, feed: int, data: str, n: int) -> str:
+        """An AggregatorProxy at block n: phases that have begun by then, the current phase's
+        latest round, a round by the proxy's id (phase << 64 | the aggregator's id)."""
+        f = ev.FEEDS[feed]
+        phase = bisect.bisect_right(_PHASE_BLOCKS[feed], n)
+        if phase == 0:
+            return "0x"  # no code before the first aggregator
+        selector = data[:10]
+        if selector == PHASE_ID:
+            return _word(phase)
+        if selector == PHASE_AGGREGATORS and len(data) >= 74:
+            asked = int(data[10:74], 16)
+            return _PAD + f.phases[asked - 1].aggregator[2:] if 1 <= asked <= phase else _word(0)
+        if selector == AGGREGATOR:
+            return _PAD + f.phases[phase - 1].aggregator[2:]
+        if selector == DECIMALS:
+            return _word(f.decimals)
+        if selector == DESCRIPTION:
+            return "0x" + encode(["string"], [f.description]).hex()
+        if selector == GET_ROUND_DATA and len(data) >= 74:
+            proxy_round = int(data[10:74], 16)
+            asked_phase = proxy_round >> 64
+            if not 1 <= asked_phase <= phase:
+                raise RpcFailure(-32000, "execution reverted")
+            return self._round_answer(self._aggregator_index(feed, asked_phase),
+                                      proxy_round & _M64, n, asked_phase)
+        latest = self._latest(self._aggregator_index(feed, phase), n)
+        return self._latest_answer(selector, latest, phase)
+
+    def aggregator_call(self, aggregator: int, data: str, n: int) -> str:
+        """One phase's aggregator at block n: its own round ids (from 1)."""
+        a = ev.AGGREGATORS[aggregator]
+        if n < a.block:
+            return "0x"
+        selector = data[:10]
+        if selector == DECIMALS:
+            return _word(ev.FEEDS[a.feed].decimals)
+        if selector == DESCRIPTION:
+            return "0x" + encode(["string"], [ev.FEEDS[a.feed].description]).hex()
+        if selector == GET_ROUND_DATA and len(data) >= 74:
+            return self._round_answer(aggregator, int(data[10:74], 16), n, 0)
+        return self._latest_answer(selector, self._latest(aggregator, n), 0)
+
+    @staticmethod
+    def _aggregator_index(feed: int, phase: int) -> int:
+        return next(j for j, a in enumerate(ev.AGGREGATORS) if a.feed == feed and a.phase == phase)
+
+    def _latest(self, aggregator: int, n: int) -> int | None:
+        """The position of the aggregator's latest round in a block up to n, if any."""
+        blocks, positions = self.history.feed_rounds(aggregator)
+        k = bisect.bisect_right(blocks, n)
+        return positions[k - 1] if k else None
+
+    def _round_words(self, i: int, phase: int) -> str:
+        """(roundId, answer, startedAt, updatedAt, answeredInRound) of the round at position i."""
+        h = self.history
+        round_id = phase << 64 | h.a[i]
+        answer = (h.amt_hi[i] << 64 | h.amt_lo[i]) % (1 << 256)
+        return "0x" + "".join(format(x, "064x") for x in (round_id, answer, h.b[i], h.b[i], round_id))
+
+    def _latest_answer(self, selector: str, i: int | None, phase: int) -> str:
+        h = self.history
+        if selector == LATEST_ROUND_DATA:
+            if i is None:
+                raise RpcFailure(-32000, "execution reverted: No data present")
+            return self._round_words(i, phase)
+        if selector == LATEST_ANSWER:
+            return _word(0 if i is None else h.amt_hi[i] << 64 | h.amt_lo[i])
+        if selector == LATEST_TIMESTAMP:
+            return _word(0 if i is None else h.b[i])
+        if selector == LATEST_ROUND:
+            return _word(0 if i is None else phase << 64 | h.a[i])
+        raise RpcFailure(-32000, "execution reverted")
+
+    def _round_answer(self, aggregator: int, round_id: int, n: int, phase: int) -> str:
+        blocks, positions = self.history.feed_rounds(aggregator)
+        if not 1 <= round_id <= len(positions) or blocks[round_id - 1] > n:
+            raise RpcFailure(-32000, "execution reverted: No data present")
+        return self._round_words(positions[round_id - 1], phase)
+
+
+def _word(x: int) -> str:
+    return "0x" + format(x, "064x")

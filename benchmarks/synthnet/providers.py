@@ -246,6 +246,8 @@ class Stats:
         self.credits = 0
         self.logs_served = 0
         self.headers_served = 0
+        self.feed_calls = 0  # eth_calls to the price feeds' proxies and aggregators (server.py)
+        self.feed_credits = 0
         self.first = self.last = None
         self.latency_seconds = 0.0
 
@@ -262,6 +264,7 @@ class Stats:
             "batches": self.batches, "batch_items": self.batch_items, "largest_batch": self.largest_batch,
             "bytes_out": self.bytes_out, "credits": self.credits, "logs_served": self.logs_served,
             "headers_served": self.headers_served, "latency_seconds": round(self.latency_seconds, 2),
+            "feed_calls": self.feed_calls, "feed_credits": self.feed_credits,
             "active_seconds": round((self.last - self.first), 2) if self.first else 0.0,
             "methods": {k: {**v, "refused": dict(v["refused"])} for k, v in sorted(self.methods.items())},
         }

@@ -7,8 +7,9 @@ prints `synthnet: listening on http://127.0.0.1:PORT` once the history is loaded
 and cached on the first run). JSON-RPC goes to a route, `POST /<profile>/<ts|nots>/<run>`,
 each with its own profile state (rate bucket, quota, counters). Routes are opened with
 `POST /_control {"op": "open", "profile": "infura", "timestamps": false}`; the same endpoint
-answers `stats`, `info`, `expect` (the history's log counts up to a block), `floor` and
-`shutdown`. `/none/nots/0` and `/none/ts/0` always exist (no limits).
+answers `stats`, `info`, `expect` (the history's log counts up to a block, and with
+`"prices": true` the price rows a reader must have stored: feeds.expected_prices), `floor`
+(with the price feeds' logs and calls unless `"prices": false`) and `shutdown`. `/none/nots/0` and `/none/ts/0` always exist (no limits).
 
 A threaded HTTP/1.1 server (keep-alive, one thread per connection): latency is a sleep in the
 connection's thread, so slow profiles cost no CPU; the node's own work holds the GIL, and on a
@@ -28,10 +29,14 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks.synthnet import feeds as feeds_mod
 from benchmarks.synthnet import floor as floor_mod
 from benchmarks.synthnet import history as history_mod
 from benchmarks.synthnet.blocks import HEAD, Blocks
-from benchmarks.synthnet.events import PAXG_START
+from benchmarks.synthnet.events import AGGREGATOR_ADDRESSES, FEED_PROXIES, PAXG_START
+
+# eth_call targets that are the price feeds': their calls are counted apart (what prices cost).
+FEED_CONTRACTS = frozenset(FEED_PROXIES + AGGREGATOR_ADDRESSES)
 from benchmarks.synthnet.node import Node, RpcFailure
 from benchmarks.synthnet.providers import PROFILES, Gate, with_overrides
 
@@ -67,7 +72,7 @@ class Route:
             body_out = verdict.body if isinstance(verdict.body, bytes) else orjson.dumps(verdict.body)
             return "answer", verdict.status, verdict.headers, body_out, verdict.latency
         answers, status = [], 200
-        logs = headers = 0
+        logs = headers = feed_calls = 0
         gate, node = self.gate, self.node
         for item, (rid, method) in zip(items, calls):
             if not isinstance(item, dict):
@@ -89,6 +94,8 @@ class Route:
                     logs += count
                     result = orjson.Fragment(rendered)
                 else:
+                    if method == "eth_call" and _call_target(params) in FEED_CONTRACTS:
+                        feed_calls += 1  # billed whatever it answers, as the gate did
                     result = node.call(method, params, timestamps=self.timestamps)
                     if method == "eth_getBlockByNumber" and result is not None:
                         headers += 1
@@ -100,12 +107,19 @@ class Route:
             s = gate.stats
             s.logs_served += logs
             s.headers_served += headers
+            s.feed_calls += feed_calls
+            s.feed_credits += feed_calls * self.profile.cost("eth_call")
             s.bytes_out += len(out)
             for answer, (_, method) in zip(answers, calls):
                 if "result" in answer:
                     s.method(method)["answered"] += 1
         spent = time.monotonic() - started
         return "answer", status, {}, out, max(0.0, verdict.latency - spent)
+
+
+def _call_target(params) -> str:
+    tx = params[0] if isinstance(params, list) and params else params
+    return str(tx.get("to") or "").lower() if isinstance(tx, dict) else ""
 
 
 class Server(ThreadingHTTPServer):
@@ -147,19 +161,27 @@ class Server(ThreadingHTTPServer):
             return out
         if op == "info":
             return {"head": self.node.head, "params": h.meta["params"], "meta": h.meta,
-                    "log_blocks": len(h.scanned_log_blocks)}
+                    "log_blocks": len(h.scanned_log_blocks), "token_log_blocks": len(h.token_log_blocks)}
         if op == "expect":
             to = int(req["to_block"])
             frm = int(req.get("from_block", 0))
             counts = h.scanned_counts(to, frm)
-            return {"counts": counts, "total": sum(counts.values()),
-                    "fee_legs": h.fee_legs(to) if frm == 0 else None}
+            out = {"counts": counts, "total": sum(counts.values()),
+                   "fee_legs": h.fee_legs(to) if frm == 0 else None}
+            if req.get("prices"):
+                out["prices"] = feeds_mod.expected_prices(h, self.node.blocks, to)
+                out["to_block_day"] = time.strftime("%Y-%m-%d", time.gmtime(self.node.blocks.timestamp(to)))
+            return out
         if op == "floor":
             profile = with_overrides(PROFILES[req["profile"]], req.get("overrides") or {})
             ts = profile.timestamps if req.get("timestamps") is None else bool(req["timestamps"])
-            return floor_mod.floor(profile, h.scanned_blocks, h.scanned_log_blocks,
-                                   int(req.get("from_block", PAXG_START)), int(req["to_block"]),
-                                   timestamps=ts)
+            to = int(req["to_block"])
+            if req.get("prices", True):  # the indexer reads the feeds by default on chain 1
+                blocks, distinct, calls = h.scanned_blocks, h.scanned_log_blocks, floor_mod.phase_calls(to)
+            else:
+                blocks, distinct, calls = h.token_blocks, h.token_log_blocks, 0
+            return floor_mod.floor(profile, blocks, distinct, int(req.get("from_block", PAXG_START)), to,
+                                   timestamps=ts, eth_calls=calls)
         if op == "ledger":  # warm the eth_call ledger before a timed verify
             started = time.monotonic()
             _ = h.ledger
