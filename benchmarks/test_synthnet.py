@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import sys
 from array import array
@@ -16,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.synthnet import events as ev  # noqa: E402
+from benchmarks.synthnet import feeds  # noqa: E402
 from benchmarks.synthnet import floor as fl  # noqa: E402
 from benchmarks.synthnet import history as hist  # noqa: E402
 from benchmarks.synthnet.blocks import (  # noqa: E402
@@ -252,3 +254,152 @@ def test_range_refusals_carry_the_providers_hint(node, history):
     assert status == 400 and err["message"].startswith("Log response size exceeded.")
     hint = [int(x, 16) for x in err["message"].split("[")[1].rstrip("]").split(", ")]
     assert hint[0] == ev.PAXG_START and hint[1] >= ev.PAXG_START + 1999
+
+
+# -- Chainlink's feeds -----------------------------------------------------------------------
+
+ANSWER_UPDATED_TOPIC = "0x0559884fd3a460db3073b7fc896cc77986f16e378210ded43186175bf646fc5f"
+NEW_ROUND_TOPIC = "0x0109fc6f55cf40689f02fbaad7af7fe7bbac8a3d2186600afc7d3e10cac60271"
+
+
+def _call(node, to: str, data: str, n: int) -> str:
+    return node.eth_call([{"to": to, "data": data}, hex(n)])
+
+
+def _words(raw: str) -> list[int]:
+    return [int(raw[2 + 64 * i:66 + 64 * i], 16) for i in range((len(raw) - 2) // 64)]
+
+
+def _price_logs(history) -> list[tuple]:
+    """(block, txi, logi, kind, a, b, amount) of every aggregator log in the history."""
+    return [(history.block[i], history.txi[i], history.logi[i], history.kind[i], history.a[i],
+             history.b[i], history.amount(i)) for i in range(len(history))
+            if history.kind[i] in ev.AGGREGATOR_OF_KIND]
+
+
+@pytest.fixture(scope="module")
+def rounds(blocks):
+    return feeds.generate_rounds(3, blocks, blocks.head)
+
+
+def test_feed_rounds_are_deterministic_per_seed_and_do_not_scale(blocks, history, rounds):
+    assert feeds.generate_rounds(3, blocks, blocks.head) == rounds
+    assert feeds.generate_rounds(4, blocks, blocks.head)[:50] != rounds[:50]
+    per_feed = [sum(1 for r in rounds if ev.AGGREGATORS[r.aggregator].feed == f) for f in (0, 1)]
+    assert all(2_000 <= n <= 8_000 for n in per_feed), per_feed
+    assert history.meta["price_rounds"] == dict(zip(ev.FEED_NAMES, per_feed))
+    bigger = hist.generate(hist.Params(seed=3, scale=SCALE * 5), blocks, log=lambda _: None)
+    assert _price_logs(bigger) == _price_logs(history)
+    xau = [r.answer / 1e8 for r in rounds if ev.AGGREGATORS[r.aggregator].feed == 0]
+    assert 1_600 < xau[0] < 2_200 and 3_000 < xau[-1] < 5_000
+
+
+def test_proxy_answers_the_phases_begun_at_each_block(node, blocks):
+    for f, feed in enumerate(ev.FEEDS):
+        first = feed.phases[0].block
+        assert _call(node, feed.proxy, "0x58303b10", first - 1) == "0x"  # no code yet
+        assert _call(node, feed.proxy, "0x313ce567", first) == "0x" + format(8, "064x")
+        for p, phase in enumerate(feed.phases, start=1):
+            n = phase.block
+            assert _words(_call(node, feed.proxy, "0x58303b10", n)) == [p]
+            ask = "0xc1597304" + format(p, "064x")
+            assert _call(node, feed.proxy, ask, n)[-40:] == phase.aggregator[2:]
+            assert _call(node, phase.aggregator, "0x313ce567", n - 1) == "0x"
+            assert _words(_call(node, phase.aggregator, "0x313ce567", n)) == [8]
+            round_id, answer, started, updated, answered = _words(_call(node, feed.proxy, "0xfeaf968c", n))
+            assert (round_id, answered) == (p << 64 | 1, p << 64 | 1)
+            assert updated == started == blocks.timestamp(n) and answer > 0
+            by_id = _words(_call(node, feed.proxy, "0x9a6fc8f5" + format(p << 64 | 1, "064x"), n))
+            assert by_id == [round_id, answer, started, updated, answered]
+            own = _words(_call(node, phase.aggregator, "0xfeaf968c", n))
+            assert own == [1, answer, started, updated, 1]
+            if p > 1:
+                assert _words(_call(node, feed.proxy, "0x58303b10", n - 1)) == [p - 1]
+                assert int(_call(node, feed.proxy, ask, n - 1), 16) == 0
+                assert _words(_call(node, feed.proxy, "0xfeaf968c", n - 1))[0] >> 64 == p - 1
+        with pytest.raises(RpcFailure):  # a phase the proxy has not had
+            _call(node, feed.proxy, "0x9a6fc8f5" + format((len(feed.phases) + 1) << 64 | 1, "064x"),
+                  blocks.head)
+
+
+def test_price_logs_have_chainlinks_layout(node, history, rounds):
+    q = node.plan_logs([{"fromBlock": hex(ev.PAXG_START), "toBlock": hex(history.params.head),
+                         "address": list(ev.AGGREGATOR_ADDRESSES)}])
+    logs = node.render_logs(q, True)
+    assert len(logs) == 2 * len(rounds)
+    transmitter = node.topic_of[ev.TRANSMITTER]
+    # Rounds of two aggregators in one block sit in the order of their transactions.
+    by_id = {(ev.AGGREGATORS[r.aggregator].address, r.round_id): r for r in rounds}
+    for answer_log, new_round in zip(logs[::2], logs[1::2]):
+        r = by_id.pop((answer_log["address"], int(answer_log["topics"][2], 16)))
+        assert new_round["address"] == answer_log["address"]
+        assert answer_log["topics"] == [ANSWER_UPDATED_TOPIC, "0x" + format(r.answer, "064x"),
+                                        "0x" + format(r.round_id, "064x")]
+        assert answer_log["data"] == "0x" + format(r.updated_at, "064x")
+        assert int(answer_log["blockNumber"], 16) == r.block
+        assert int(answer_log["blockTimestamp"], 16) == r.updated_at
+        assert new_round["topics"] == [NEW_ROUND_TOPIC, "0x" + format(r.round_id, "064x"), transmitter]
+        assert new_round["data"] == answer_log["data"]
+        assert new_round["transactionHash"] == answer_log["transactionHash"]
+        assert int(new_round["logIndex"], 16) == int(answer_log["logIndex"], 16) + 1
+    assert not by_id
+    for log in logs[:200:2]:  # the round's transaction is in its block's header, at its index
+        header = orjson.loads(orjson.dumps(node.get_block([log["blockNumber"], False])))
+        assert header["transactions"][int(log["transactionIndex"], 16)] == log["transactionHash"]
+
+
+def test_get_logs_returns_aggregator_logs_only_when_asked(node, history, rounds):
+    span = {"fromBlock": hex(ev.PAXG_START), "toBlock": hex(history.params.head)}
+    topics = sorted({ev.TOPIC0[k] for k in ev.INDEXER_SCANNED})  # the indexer's filter
+    tokens_only = node.plan_logs([{**span, "address": list(ev.TOKEN_ADDRESSES), "topics": [topics]}])
+    logs = node.render_logs(tokens_only, False)
+    assert len(logs) == node.count_logs(tokens_only) == len(history.token_blocks)
+    assert not any(log["address"] in ev.AGGREGATOR_ADDRESSES for log in logs)
+    both = node.plan_logs([{**span, "address": list(ev.SOURCE_ADDRESSES), "topics": [topics]}])
+    logs = node.render_logs(both, False)
+    assert len(logs) == node.count_logs(both) == len(history.scanned_blocks)
+    answers = [log for log in logs if log["address"] in ev.AGGREGATOR_ADDRESSES]
+    assert len(answers) == len(rounds)
+    assert all(log["topics"][0] == ANSWER_UPDATED_TOPIC for log in answers)  # NewRound left out
+    order = [(int(log["blockNumber"], 16), int(log["logIndex"], 16)) for log in logs]
+    assert order == sorted(set(order))
+    one = ev.AGGREGATORS[1]
+    q = node.plan_logs([{**span, "address": one.address, "topics": [ANSWER_UPDATED_TOPIC]}])
+    assert node.count_logs(q) == sum(1 for r in rounds if r.aggregator == 1)
+
+
+def test_an_old_aggregator_overlaps_the_next_phase(history, blocks, rounds):
+    overlapping = {}
+    for j, a in enumerate(ev.AGGREGATORS):
+        nxt = next((k for k, b in enumerate(ev.AGGREGATORS) if b.feed == a.feed and b.phase == a.phase + 1), None)
+        if nxt is None:
+            continue
+        switch = blocks.timestamp(ev.AGGREGATORS[nxt].block)
+        late = [r for r in rounds if r.aggregator == j and r.updated_at >= switch]
+        assert late and all(r.updated_at <= switch + feeds.OVERLAP[1] for r in late), j
+        overlapping[a.feed] = overlapping.get(a.feed, 0) + len(late)
+    expected = feeds.expected_prices(history, blocks, blocks.head)
+    for f, name in enumerate(ev.FEED_NAMES):
+        assert expected[name]["proxy_rounds"] == expected[name]["rounds"] - overlapping[f]
+
+
+def test_floor_counts_the_price_blocks_and_phase_calls(history):
+    lo, hi = ev.PAXG_START, history.params.head - 12
+    with_prices = fl.floor(PROFILES["infura"], history.scanned_blocks, history.scanned_log_blocks, lo, hi,
+                           timestamps=False, eth_calls=fl.phase_calls(hi))
+    tokens = fl.floor(PROFILES["infura"], history.token_blocks, history.token_log_blocks, lo, hi,
+                      timestamps=False)
+    price_only = set(history.scanned_log_blocks) - set(history.token_log_blocks)
+    assert with_prices["calls"]["eth_getBlockByNumber"] - tokens["calls"]["eth_getBlockByNumber"] \
+        == len(price_only) > 2_000
+    assert with_prices["calls"]["eth_getLogs"] == tokens["calls"]["eth_getLogs"]  # same ranges
+    assert with_prices["calls"]["eth_call"] == fl.phase_calls(hi) == 9
+    # Before PAXG/USD's first phase: phaseId() and one phaseAggregators() of XAU/USD, and
+    # PAXG/USD's phaseId() (answered 0x).
+    assert fl.phase_calls(ev.FEEDS[1].phases[0].block - 1) == 3
+
+
+def test_prices_digest_is_an_md5_of_row_md5s():
+    rows = [(1, 2, 3, 3 << 64 | 4, 5, 6, "0xab", "0xcd")]
+    inner = hashlib.md5(f"1|2|3|{3 << 64 | 4}|5|6|0xab|0xcd".encode()).hexdigest()
+    assert feeds.rows_digest(rows) == hashlib.md5(inner.encode()).hexdigest()
