@@ -287,11 +287,11 @@ class Node:
             elif layout == ev.DATA_AB:
                 topics = (t0,)
                 data = topic_of[a_ids[i]] + topic_of[b_ids[i]][2:]
-            elif layout == ev.ANSWER:  # AnswerUpdated(int256 indexed current, uint256 indexed roundId, updatedAt)
+            elif layout == ev.ANSWER:  # AnswerUpdated(int256 indexed current, uint256 indexed roundId, ...)
                 answer = (amt_hi[i] << 64 | amt_lo[i]) % (1 << 256)
                 topics = (t0, "0x" + format(answer, "064x"), "0x" + format(a_ids[i], "064x"))
                 data = "0x" + format(b_ids[i], "064x")
-            elif layout == ev.NEW_ROUND:  # NewRound(uint256 indexed roundId, address indexed startedBy, startedAt)
+            elif layout == ev.NEW_ROUND:  # NewRound(uint256 indexed roundId, address indexed startedBy, ...)
                 topics = (t0, "0x" + format(a_ids[i], "064x"), topic_of[b_ids[i]])
                 data = "0x" + format(amt_hi[i] << 64 | amt_lo[i], "064x")
             else:  # BETA: value after fee, seq, service fee

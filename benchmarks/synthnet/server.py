@@ -9,7 +9,8 @@ each with its own profile state (rate bucket, quota, counters). Routes are opene
 `POST /_control {"op": "open", "profile": "infura", "timestamps": false}`; the same endpoint
 answers `stats`, `info`, `expect` (the history's log counts up to a block, and with
 `"prices": true` the price rows a reader must have stored: feeds.expected_prices), `floor`
-(with the price feeds' logs and calls unless `"prices": false`) and `shutdown`. `/none/nots/0` and `/none/ts/0` always exist (no limits).
+(with the price feeds' logs and calls unless `"prices": false`) and `shutdown`.
+`/none/nots/0` and `/none/ts/0` always exist (no limits).
 
 A threaded HTTP/1.1 server (keep-alive, one thread per connection): latency is a sleep in the
 connection's thread, so slow profiles cost no CPU; the node's own work holds the GIL, and on a
