@@ -1,15 +1,17 @@
 """Mainnet-shaped benchmark: `indexer sync --once` against a synthetic Ethereum mainnet (chain
 id 1, PAXG and XAUT at their real addresses and start blocks, ~2.5M logs over 18M blocks, head
-26.5M) behind provider profiles (no limits, Infura free, QuickNode, Alchemy pay-as-you-go, a
-public endpoint, a batch-capped geth). Prints per profile: wall time, requests by method,
-batch items, credits, the share of the free tier, refusals by kind, and the request floor
-beside them; writes everything to benchmarks/out/mainnet-<scale>.json.
+26.5M, and Chainlink's XAU/USD and PAXG/USD feeds, whose rounds the indexer reads by default)
+behind provider profiles (no limits, Infura free, QuickNode, Alchemy pay-as-you-go, a public
+endpoint, a batch-capped geth). Prints per profile: wall time, requests by method, batch
+items, credits, the share of the free tier, refusals by kind, what the prices cost, and the
+request floor beside them; writes everything to benchmarks/out/mainnet-<scale>.json.
 
 Example:
     .venv/bin/python benchmarks/mainnet.py --scale 0.01 --profiles none,infura --max-seconds 120
     .venv/bin/python benchmarks/mainnet.py                       # full scale, every profile
     .venv/bin/python benchmarks/mainnet.py --timestamps both --profiles none
     .venv/bin/python benchmarks/mainnet.py --node-bench           # the node's own throughput
+    .venv/bin/python benchmarks/mainnet.py --no-prices --profiles none   # without the feeds
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import requests  # noqa: E402
 from benchmarks.run import (  # noqa: E402
     DONE_LINE, Watch, export_revision, fresh_database, git_state, postmaster_pid, with_database,
 )
-from benchmarks.synthnet.events import PAXG_START, TOKENS  # noqa: E402
+from benchmarks.synthnet.events import FEED_NAMES, PAXG_START, TOKENS  # noqa: E402
+from benchmarks.synthnet.feeds import PRICES_DIGEST_SQL  # noqa: E402
 from benchmarks.synthnet.providers import PROFILES, REFUSALS  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -108,13 +111,16 @@ CONFIGURED_RPC = {
 
 
 def write_config(path: Path, rpc_url: str, database_url: str, sync_settings: list[str],
-                 rpc_settings: list[str]) -> None:
+                 rpc_settings: list[str], prices: bool = True) -> None:
     """Only what the run needs: the built-in defaults (chain id 1, both tokens at their real
-    addresses and start blocks, 12 confirmations) must work unchanged."""
+    addresses and start blocks, Chainlink's two feeds, 12 confirmations) must work unchanged.
+    `prices=False` turns the feeds off, to measure what they cost."""
     text = f'# Written by benchmarks/mainnet.py for one run.\n[rpc]\nurl = "{rpc_url}"\n'
     text += "".join(f"{s}\n" for s in rpc_settings)
     if sync_settings:
         text += "\n[sync]\n" + "".join(f"{s}\n" for s in sync_settings)
+    if not prices:
+        text += "\n[prices]\nenabled = false\n"
     text += f'\n[database]\nurl = "{database_url}"\n'
     path.write_text(text)
 
@@ -188,25 +194,98 @@ DIGESTS = {
                       (SELECT string_agg(md5(concat_ws('|', token, address, balance, n_transfers,
                               first_block, last_block)), '' ORDER BY token, address)
                        FROM holder_state)))""",
+    # Every stored round (its time comes from the log, so no estimate enters), and the feeds'
+    # aggregators as read from the proxies.
+    "prices": """SELECT md5(concat(
+                      (SELECT string_agg(md5(concat_ws('|', chain_id, block_number, log_index, feed,
+                              phase_id, round_id, answer, updated_at, block_hash, tx_hash)), ''
+                              ORDER BY chain_id, block_number, log_index) FROM prices),
+                      (SELECT string_agg(concat_ws('|', chain_id, feed, phase_id, aggregator,
+                              start_block), ',' ORDER BY chain_id, feed, phase_id)
+                       FROM price_aggregators)))""",
 }
+# What a finished run must show of the prices besides its rows (check_prices): the proxied
+# rounds per feed, gold's latest answer, gold's daily closes and PAXG's premium to them.
+PRICE_QUERIES = {
+    "proxy_rounds": "SELECT feed, count(*) FROM price_rounds WHERE chain_id = 1 GROUP BY feed",
+    "latest": """SELECT answer, round_id, extract(epoch FROM updated_at)::bigint
+                 FROM gold_price_latest WHERE chain_id = 1""",
+    "daily": """SELECT min(day)::text, max(day)::text, count(*), min(answer), max(answer),
+                       (array_agg(answer ORDER BY day DESC))[1]
+                FROM gold_price_daily WHERE chain_id = 1""",
+    "premium": "SELECT max(abs(premium)) FROM paxg_premium_daily WHERE chain_id = 1",
+}
+# PAXG/USD is gold times a premium within +-1% (synthnet/feeds.py); a day's closes of the two
+# feeds can lag it by their deviations (0.5% + 0.3%).
+MAX_DAILY_PREMIUM = 0.018
+
+
+def check_prices(conn, expected: dict) -> dict:
+    """The stored prices against the history's (synthnet/feeds.py, expected_prices): rows
+    per feed by count and digest, the rounds that were the proxy's answer, gold's latest
+    answer, gold_price_daily's days and range, PAXG's premium."""
+    want = expected["prices"]
+    stored = {feed: (n, digest) for feed, n, digest in conn.execute(PRICES_DIGEST_SQL).fetchall()}
+    proxied = dict(conn.execute(PRICE_QUERIES["proxy_rounds"]).fetchall())
+    latest = conn.execute(PRICE_QUERIES["latest"]).fetchone()
+    first_day, last_day, days, low, high, close = conn.execute(PRICE_QUERIES["daily"]).fetchone()
+    premium = conn.execute(PRICE_QUERIES["premium"]).fetchone()[0]
+    gold = want["XAU/USD"]
+    out = {"feeds": {}, "problems": []}
+    for feed in FEED_NAMES:
+        n, digest = stored.get(feed, (0, None))
+        w = want[feed]
+        out["feeds"][feed] = {"rounds": n, "expected_rounds": w["rounds"],
+                              "proxy_rounds": proxied.get(feed, 0),
+                              "expected_proxy_rounds": w["proxy_rounds"], "digest": digest}
+        if (n, digest) != (w["rounds"], w["digest"]):
+            out["problems"].append(f"{feed}: {n:,} rounds stored, {w['rounds']:,} in the history"
+                                   + ("" if n != w["rounds"] else ", digests differ"))
+        if proxied.get(feed, 0) != w["proxy_rounds"]:
+            out["problems"].append(f"{feed}: price_rounds has {proxied.get(feed, 0):,} rounds, "
+                                   f"the proxy answered {w['proxy_rounds']:,}")
+    last = gold["latest"]
+    out["gold_latest"] = None if latest is None else int(latest[0])
+    if latest is None or (int(latest[0]), str(int(latest[1])), int(latest[2])) != \
+            (last["answer"], last["round_id"], last["updated_at"]):
+        out["problems"].append(f"gold_price_latest {latest} is not the history's {last}")
+    span = None
+    if first_day is not None:
+        from datetime import date
+        span = (date.fromisoformat(last_day) - date.fromisoformat(first_day)).days + 1
+    out["gold_daily"] = {"first": first_day, "last": last_day, "days": days, "close": close}
+    if (first_day, last_day, days) != (gold["first_day"], expected["to_block_day"], span) \
+            or close is None or int(close) != last["answer"] \
+            or not gold["min_answer"] <= int(low) <= int(high) <= gold["max_answer"]:
+        out["problems"].append(
+            f"gold_price_daily: {days} days {first_day}..{last_day}, close {close}, answers "
+            f"{low}..{high}; the history: from {gold['first_day']} to {expected['to_block_day']}, "
+            f"close {last['answer']}, answers {gold['min_answer']}..{gold['max_answer']}")
+    out["max_premium"] = None if premium is None else float(premium)
+    if premium is None or abs(premium) > MAX_DAILY_PREMIUM:
+        out["problems"].append(f"paxg_premium_daily: largest premium {premium}")
+    out["ok"] = not out["problems"]
+    return out
 
 
 def verify_stored(node: NodeProcess, database_url: str, config: Path, target: int, src: Path,
-                  out_dir: Path, tag: str) -> dict:
-    """After a finished run: log counts per token against the history, `indexer verify`
-    (supply and balances by eth_call) against the unthrottled route, and a sample of stored
-    blocks' hashes and times against the node's headers."""
-    expected = node.control(op="expect", to_block=target)
+                  out_dir: Path, tag: str, prices: bool = True) -> dict:
+    """After a finished run: log counts per token against the history, the prices
+    (check_prices) unless the run left them out, `indexer verify` (supply and balances by
+    eth_call) against the unthrottled route, and a sample of stored blocks' hashes and times
+    against the node's headers."""
+    expected = node.control(op="expect", to_block=target, prices=prices)
     expect = expected["counts"]
     progress = stored_progress(database_url)
     with psycopg.connect(database_url, autocommit=True) as conn:
         fee_legs = conn.execute("SELECT count(*) FROM logs WHERE is_fee").fetchone()[0]
         estimated = conn.execute("SELECT count(*) FROM estimated_times").fetchone()[0]
         digests = {name: conn.execute(query).fetchone()[0] for name, query in DIGESTS.items()}
+        price_check = check_prices(conn, expected) if prices else None
     result = {"expected_logs": expect, "stored_logs": progress["logs"],
               "counts_ok": all(progress["logs"].get(t, 0) == expect[t] for t in TOKENS),
               "fee_legs": fee_legs, "expected_fee_legs": expected["fee_legs"],
-              "estimated_times": estimated, "digests": digests}
+              "estimated_times": estimated, "digests": digests, "prices": price_check}
     node.control(op="ledger")
     plain = node.url + "/none/nots/0"
     vlog = out_dir / f"mainnet-verify-{tag}.log"
@@ -235,7 +314,7 @@ def verify_stored(node: NodeProcess, database_url: str, config: Path, target: in
                 bad += 1
     result["blocks_checked"], result["blocks_bad"] = len(rows), bad
     result["ok"] = result["counts_ok"] and result["verify"]["exit_code"] == 0 and bad == 0 \
-        and fee_legs == expected["fee_legs"]
+        and fee_legs == expected["fee_legs"] and (price_check is None or price_check["ok"])
     return result
 
 
@@ -260,6 +339,21 @@ def project(stats: dict, floor_done: dict, floor_all: dict) -> dict:
             "factor": projected / used if stats["credits"] else projected_calls / calls_used}
 
 
+def prices_cost(stats: dict, floor_all: dict, floor_tokens: dict) -> dict:
+    """What reading the feeds cost the run: the eth_calls to their proxies and aggregators
+    (phase discovery; counted by the node), and what they add to the floor (their logs' headers
+    and result-cap ranges, the phase calls), as calls and credits and as a share of the floor
+    without them. A run with --no-prices measures the indexer's own difference."""
+    calls = {m: floor_all["calls"].get(m, 0) - floor_tokens["calls"].get(m, 0)
+             for m in floor_all["calls"]}
+    credits = floor_all["credits"] - floor_tokens["credits"]
+    return {"feed_calls": stats.get("feed_calls", 0), "feed_credits": stats.get("feed_credits", 0),
+            "floor_added_calls": calls, "floor_added_credits": credits,
+            "floor_added_share": (round(credits / floor_tokens["credits"], 5)
+                                  if floor_tokens["credits"] else None),
+            "floor_added_linked_credits": floor_all["linked_credits"] - floor_tokens["linked_credits"]}
+
+
 def measure_profile(node: NodeProcess, admin_url: str, profile_name: str, timestamps: bool | None,
                     args, roots: dict, src: Path, out_dir: Path, target: int) -> dict:
     route = node.control(op="open", profile=profile_name, timestamps=timestamps,
@@ -267,30 +361,37 @@ def measure_profile(node: NodeProcess, admin_url: str, profile_name: str, timest
     ts = route["timestamps"]
     tag = f"{profile_name}-{'ts' if ts else 'nots'}"
     say(f"[{tag}] route {route['path']}")
+    prices = not args.no_prices
+    overrides = args.overrides.get(profile_name, {})
     floor_all = node.control(op="floor", profile=profile_name, timestamps=ts, to_block=target,
-                             overrides=args.overrides.get(profile_name, {}))
+                             overrides=overrides, prices=prices)
+    # The same floor without the price feeds: what reading them adds at the least.
+    floor_tokens = node.control(op="floor", profile=profile_name, timestamps=ts, to_block=target,
+                                overrides=overrides, prices=False) if prices else floor_all
     database_url = fresh_database(admin_url, "bench_mainnet")
     config = (out_dir / f"mainnet-{tag}.toml").resolve()
     user_rpc = [] if args.unconfigured else CONFIGURED_RPC.get(profile_name, [])
     write_config(config, node.url + route["path"], database_url, args.sync_set,
-                 user_rpc + args.rpc_set)
+                 user_rpc + args.rpc_set, prices=prices)
     say(f"[{tag}] indexer sync --once (at most {args.max_seconds:g}s)...")
     sync = run_sync(config, out_dir / f"mainnet-sync-{tag}.log", roots, args.max_seconds, src)
     stats = node.control(op="stats", path=route["path"])
     progress = stored_progress(database_url)
     result = {"profile": profile_name, "title": PROFILES[profile_name].title, "timestamps": ts,
               "route": route["path"], "sync": sync, "node": stats, "floor": floor_all,
-              "stored": progress, "target_block": target}
+              "stored": progress, "target_block": target, "prices": prices,
+              "prices_cost": prices_cost(stats, floor_all, floor_tokens) if prices else None}
     finished = sync["exit_code"] == 0 and not sync["stopped"]
     cps = progress["checkpoints"]
     reached = min(cps.values()) if len(cps) == len(TOKENS) else (cps.get("PAXG") if cps else None)
     result["reached_block"] = reached
     if finished:
         say(f"[{tag}] done in {sync['wall_seconds']}s; verifying...")
-        result["verify"] = verify_stored(node, database_url, config, target, src, out_dir, tag)
+        result["verify"] = verify_stored(node, database_url, config, target, src, out_dir, tag,
+                                         prices=prices)
     elif reached is not None and reached > PAXG_START:
         floor_done = node.control(op="floor", profile=profile_name, timestamps=ts, to_block=reached,
-                                  overrides=args.overrides.get(profile_name, {}))
+                                  overrides=overrides, prices=prices)
         expect_done = node.control(op="expect", to_block=reached)["total"]
         expect_all = node.control(op="expect", to_block=target)["total"]
         proj = project(stats, floor_done, floor_all)
@@ -339,7 +440,8 @@ ROWS = (
     "other calls", "  other refused", "refused, % of calls", "batches (items, largest)", "MB served",
     "credits", "share of free tier", "whole history, projected",
     "floor: eth_getLogs + headers", "floor: credits", "floor: time at the rate limit",
-    "floor: share of free tier", "calls / floor", "check", "digests (logs/times/derived)", "peak RSS of the indexer",
+    "floor: share of free tier", "calls / floor", "prices: phase calls", "prices: floor adds",
+    "check", "check: prices", "digests (logs/times/derived/prices)", "peak RSS of the indexer",
     "CPU s indexer/node/pg/others",
 )
 
@@ -408,6 +510,16 @@ def column(r: dict) -> dict[str, str]:
         col["calls / floor"] = f"{pr['projected']['calls'] / max(1, fl['total_calls']):,.1f}x (projected)"
     elif "verify" in r:
         col["calls / floor"] = f"{all_calls / max(1, fl['total_calls']):,.1f}x"
+    pc = r.get("prices_cost")
+    if pc:
+        col["prices: phase calls"] = f"{pc['feed_calls']:,} eth_call ({pc['feed_credits']:,} {p.unit})"
+        added = ", ".join(f"+{n:,} {'headers' if m == 'eth_getBlockByNumber' else m}"
+                          for m, n in pc["floor_added_calls"].items() if n)
+        share = pc["floor_added_share"]
+        col["prices: floor adds"] = f"{added or 'nothing'}: +{pc['floor_added_credits']:,} {p.unit}" + (
+            f" ({share:.2%})" if share is not None else "")
+    elif "prices" in r and not r["prices"]:
+        col["prices: phase calls"] = "off (--no-prices)"
     if "verify" in r:
         v = r["verify"]
         good_blocks = v["blocks_checked"] - v["blocks_bad"]
@@ -418,9 +530,18 @@ def column(r: dict) -> dict[str, str]:
                         f"{v.get('expected_fee_legs') or 0:,}"
                         + (f", {v['estimated_times']:,} times estimated" if v.get("estimated_times")
                            else ""))
+        pv = v.get("prices")
+        if pv:
+            rounds = "/".join(f"{f['rounds']:,}" for f in pv["feeds"].values())
+            proxied = "/".join(f"{f['proxy_rounds']:,}" for f in pv["feeds"].values())
+            gold = pv.get("gold_latest")
+            col["check: prices"] = (
+                f"rounds {rounds} {'=' if pv['ok'] else '!='} history, {proxied} proxied, gold "
+                + (f"{gold / 1e8:,.2f}" if gold is not None else "-")
+                + (f"; {pv['problems'][0][:60]}" if pv["problems"] else ""))
         if v.get("digests"):
-            col["digests (logs/times/derived)"] = "/".join(
-                (v["digests"][k] or "-")[:8] for k in ("logs", "times", "derived"))
+            col["digests (logs/times/derived/prices)"] = "/".join(
+                (v["digests"].get(k) or "-")[:8] for k in ("logs", "times", "derived", "prices"))
     col["peak RSS of the indexer"] = f"{sync['peak_rss_mb']:,.0f} MB"
     cpu = sync["cpu_seconds"]
     col["CPU s indexer/node/pg/others"] = " / ".join(
@@ -467,9 +588,10 @@ def node_bench(node: NodeProcess, out_dir: Path) -> dict:
         pos += step
     import psutil
 
-    from benchmarks.synthnet.events import SCANNED, TOKEN_ADDRESSES, TOPIC0
+    from benchmarks.synthnet.events import INDEXER_SCANNED, SOURCE_ADDRESSES, TOPIC0
 
-    topics = sorted({TOPIC0[k] for k in SCANNED})  # the scanner's filter, as the indexer asks
+    # The indexer's filter: the tokens' events and the aggregators' AnswerUpdated.
+    topics = sorted({TOPIC0[k] for k in INDEXER_SCANNED})
 
     proc = psutil.Process(node.pid)
     c0 = sum(proc.cpu_times()[:2])
@@ -479,7 +601,7 @@ def node_bench(node: NodeProcess, out_dir: Path) -> dict:
     for i, (a, b) in enumerate(ranges):
         body = orjson.dumps({"jsonrpc": "2.0", "id": i, "method": "eth_getLogs",
                              "params": [{"fromBlock": hex(a), "toBlock": hex(b),
-                                         "address": list(TOKEN_ADDRESSES), "topics": [topics]}]})
+                                         "address": list(SOURCE_ADDRESSES), "topics": [topics]}]})
         r = session.post(url, data=body, headers={"Content-Type": "application/json"})
         n_bytes += len(r.content)
         logs = orjson.loads(r.content)["result"]
@@ -566,6 +688,9 @@ def main() -> None:
                     help="print the table of an earlier run's JSON and exit (with --markdown: as markdown)")
     ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
     ap.add_argument("--rebuild", action="store_true", help="regenerate the history even if cached")
+    ap.add_argument("--no-prices", action="store_true",
+                    help="turn the indexer's price feeds off ([prices] enabled = false): with a run "
+                         "that reads them, what they cost")
     ap.add_argument("--lean-headers", action="store_true",
                     help="headers list only the token transactions (~1.5 KB) instead of mainnet's "
                          "~170 transaction hashes (~14 KB): a devnet's shape, for comparisons")

@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import random
 import sys
+import time
 from array import array
 from pathlib import Path
 
@@ -371,7 +373,8 @@ def test_get_logs_returns_aggregator_logs_only_when_asked(node, history, rounds)
 def test_an_old_aggregator_overlaps_the_next_phase(history, blocks, rounds):
     overlapping = {}
     for j, a in enumerate(ev.AGGREGATORS):
-        nxt = next((k for k, b in enumerate(ev.AGGREGATORS) if b.feed == a.feed and b.phase == a.phase + 1), None)
+        nxt = next((k for k, b in enumerate(ev.AGGREGATORS)
+                    if b.feed == a.feed and b.phase == a.phase + 1), None)
         if nxt is None:
             continue
         switch = blocks.timestamp(ev.AGGREGATORS[nxt].block)
@@ -403,3 +406,57 @@ def test_prices_digest_is_an_md5_of_row_md5s():
     rows = [(1, 2, 3, 3 << 64 | 4, 5, 6, "0xab", "0xcd")]
     inner = hashlib.md5(f"1|2|3|{3 << 64 | 4}|5|6|0xab|0xcd".encode()).hexdigest()
     assert feeds.rows_digest(rows) == hashlib.md5(inner.encode()).hexdigest()
+
+
+class _FakeConn:
+    """Answers mainnet.check_prices' queries with the rows given (numeric as Decimal, as psycopg)."""
+
+    def __init__(self, answers: dict[str, list[tuple]]):
+        self.answers = answers
+
+    def execute(self, query: str, params=None):
+        rows = next(rows for key, rows in self.answers.items() if key in query)
+        return type("Cursor", (), {"fetchall": lambda _: rows,
+                                   "fetchone": lambda _: rows[0] if rows else None})()
+
+
+def test_mainnet_check_prices_accepts_the_history_and_flags_what_differs(node, history, blocks):
+    from decimal import Decimal
+
+    from benchmarks import mainnet
+    from benchmarks.synthnet.server import Server
+
+    server = Server(("127.0.0.1", 0), node, history, 3)
+    try:
+        to = blocks.head - 12
+        expected = server.control({"op": "expect", "to_block": to, "prices": True})
+    finally:
+        server.server_close()
+    rows = feeds.price_rows(history, blocks, to)
+    gold = feeds.proxy_rounds(rows["XAU/USD"])
+    latest = max(gold, key=lambda r: (r[5], r[3]))
+    closes = {}
+    for r in gold:  # the last answer of each UTC day, as gold_price_daily keeps it
+        closes[time.strftime("%Y-%m-%d", time.gmtime(r[5]))] = r[4]
+    days = (datetime.date.fromisoformat(expected["to_block_day"])
+            - datetime.date.fromisoformat(min(closes))).days + 1
+
+    def answers(stored_rows):
+        return {
+            "FROM prices WHERE": [(f, len(r), feeds.rows_digest(r)) for f, r in stored_rows.items()],
+            "FROM price_rounds": [(f, len(feeds.proxy_rounds(r))) for f, r in stored_rows.items()],
+            "gold_price_latest": [(Decimal(latest[4]), Decimal(latest[3]), latest[5])],
+            "gold_price_daily": [(min(closes), expected["to_block_day"], days,
+                                  Decimal(min(closes.values())), Decimal(max(closes.values())),
+                                  Decimal(latest[4]))],
+            "paxg_premium_daily": [(Decimal("0.0123"),)],
+        }
+
+    ok = mainnet.check_prices(_FakeConn(answers(rows)), expected)
+    assert ok["ok"], ok["problems"]
+    short = {**rows, "PAXG/USD": rows["PAXG/USD"][:-1]}
+    problems = mainnet.check_prices(_FakeConn(answers(short)), expected)["problems"]
+    assert any(p.startswith("PAXG/USD:") and "rounds stored" in p for p in problems)
+    first = rows["XAU/USD"][0]
+    changed = {**rows, "XAU/USD": [first[:4] + (first[4] + 1,) + first[5:]] + rows["XAU/USD"][1:]}
+    assert "digests differ" in mainnet.check_prices(_FakeConn(answers(changed)), expected)["problems"][0]
