@@ -26,6 +26,7 @@ class ViewSpec:
     time_column: str | None  # what --since/--until filter on
     order_by: tuple[str, ...]
     block_column: bool = False  # has block_number, so --as-of-block applies
+    token_column: bool = True  # has token, so --token applies
 
 
 VIEWS: dict[str, ViewSpec] = {
@@ -45,6 +46,17 @@ VIEWS: dict[str, ViewSpec] = {
                                      None, ("chain_id", "token", "scope")),
     "holders_daily": ViewSpec("holder count and top-10 share at the end of every day", "day",
                               ("chain_id", "token", "day")),
+    "price_rounds": ViewSpec("every Chainlink round that was its feed's answer (XAU/USD, PAXG/USD)",
+                             "updated_at", ("chain_id", "feed", "updated_at", "round_id"),
+                             block_column=True, token_column=False),
+    "price_daily": ViewSpec("each feed's price at every UTC day's close, carried forward, its age",
+                            "day", ("chain_id", "feed", "day"), token_column=False),
+    "gold_price_daily": ViewSpec("XAU/USD, USD per troy ounce, at every UTC day's close", "day",
+                                 ("chain_id", "day"), token_column=False),
+    "paxg_premium_daily": ViewSpec("PAXG/USD against XAU/USD per day: PAXG's premium to gold",
+                                   "day", ("chain_id", "day"), token_column=False),
+    "label_balances_daily": ViewSpec("balance of treasury- and bridge-labelled addresses per day",
+                                     "day", ("chain_id", "token", "kind", "day")),
 }
 
 
@@ -91,6 +103,8 @@ def build_query(view: str, *, token: str | None = None, since: datetime | None =
     spec = VIEWS[view]
     where: list[sql.Composable] = []
     if token is not None:
+        if not spec.token_column:
+            raise ExportError(f"--token does not apply to {view}: it is per price feed, not token")
         where.append(sql.SQL("token = {}").format(sql.Literal(token)))
     if since is not None or until is not None:
         if spec.time_column is None:

@@ -246,3 +246,17 @@ def test_a_proxy_that_does_not_answer_leaves_prices_out_with_a_warning(chain, tm
     result = run_cli("--config", str(path), "sync", "--once")
     assert result.exit_code == 0, result.output
     assert q(database_url, "SELECT count(*) FROM price_feeds") == [(0,)]
+
+
+def test_export_of_a_price_view_and_status_show_the_feeds(priced, database_url, tmp_path):
+    out = tmp_path / "gold.csv"
+    result = run_cli("--config", str(priced["path"]), "export", "gold_price_daily", "--since",
+                     "2030-01-02", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert lines[0] == "chain_id,day,price,answer,round_id,updated_at,age"
+    assert [line.split(",")[1:3] for line in lines[1:]] == [["2030-01-02", "2010.5"],
+                                                             ["2030-01-03", "2030"]]
+    status = run_cli("--config", str(priced["path"]), "status")
+    assert "price XAU/USD: 2,030.00 USD at 2030-01-03 10:00:00 UTC" in status.output
+    assert "5 rounds over 2 phases" in status.output  # stored; price_rounds counts 4

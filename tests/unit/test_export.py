@@ -127,7 +127,17 @@ def test_export_list_names_every_view_with_its_description():
     assert result.exit_code == 0, result.output
     listed = [line.split()[0] for line in result.output.splitlines()]
     assert listed == ["transfers", "supply_changes", "supply_daily", "volume_daily",
-                      "volume_monthly", "holder_balances", "holder_concentration", "holders_daily"]
+                      "volume_monthly", "holder_balances", "holder_concentration", "holders_daily",
+                      "price_rounds", "price_daily", "gold_price_daily", "paxg_premium_daily",
+                      "label_balances_daily"]
+
+
+def test_price_views_filter_on_time_and_refuse_a_token():
+    since = parse_when("2024-01-02", "--since")
+    assert where("gold_price_daily", since=since) == "\"day\" >= '2024-01-02'::date"
+    assert where("price_rounds", as_of_block=5) == "block_number <= 5"
+    with pytest.raises(ExportError, match="--token does not apply to price_daily"):
+        build_query("price_daily", token="PAXG")
 
 
 def test_holders_daily_filters_on_its_day():
