@@ -53,6 +53,8 @@ VIEWS: dict[str, ViewSpec] = {
                             "day", ("chain_id", "feed", "day"), token_column=False),
     "gold_price_daily": ViewSpec("XAU/USD, USD per troy ounce, at every UTC day's close", "day",
                                  ("chain_id", "day"), token_column=False),
+    "gold_price_latest": ViewSpec("the latest XAU/USD answer and its age now", None, ("chain_id",),
+                                  token_column=False),
     "paxg_premium_daily": ViewSpec("PAXG/USD against XAU/USD per day: PAXG's premium to gold",
                                    "day", ("chain_id", "day"), token_column=False),
     "label_balances_daily": ViewSpec("balance of treasury- and bridge-labelled addresses per day",

@@ -128,7 +128,8 @@ def test_export_list_names_every_view_with_its_description():
     listed = [line.split()[0] for line in result.output.splitlines()]
     assert listed == ["transfers", "supply_changes", "supply_daily", "volume_daily",
                       "volume_monthly", "holder_balances", "holder_concentration", "holders_daily",
-                      "price_rounds", "price_daily", "gold_price_daily", "paxg_premium_daily",
+                      "price_rounds", "price_daily", "gold_price_daily", "gold_price_latest",
+                      "paxg_premium_daily",
                       "label_balances_daily"]
 
 
