@@ -28,6 +28,16 @@ counts all.
         ...
     assert p.limited["rate"] < 0.02 * sum(p.calls.values())
 
+Two more behaviours of hosted fleets, also deterministic for a seed. A member whose log index
+is incomplete answers eth_getLogs with 200 OK and some logs missing: `drop_share` of the
+answers lose `drop_logs` logs each, chosen at random or, with `drop_tail`, the last logs of one
+block; `dropped` lists them. A node without archive state (`state_window`) answers eth_call at
+an older block with geth's "missing trie node" error.
+
+    with FaultProxy(anvil.url, seed=4, drop_logs=2, drop_share=0.3) as p:
+        ...
+    assert p.dropped  # the logs that never reached the client
+
 Standard library plus `requests` only.
 """
 
@@ -41,7 +51,7 @@ import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 import requests
 
@@ -68,6 +78,9 @@ RANGE_FAULTS = ("range_hint", "range_inverted_hint", "range_no_hint")
 SECRET_PATH = "/v3/faultproxy-secret-key-0123456789abcdef"
 LAG_BLOCKS = 5
 UPSTREAM_TIMEOUT = 30.0
+# What geth answers for state it has pruned (a full node keeps the last 128 blocks' state).
+MISSING_TRIE_NODE = ("missing trie node {root} (path ) state 0x{root} is not available, "
+                     "not found")
 
 
 def other_fork_hash(block_hash: str) -> str:
@@ -147,7 +160,10 @@ class FaultProxy:
                  range_limit: tuple[int, int, str] | None = None, batch_cap: int = 0,
                  batch_answer: str = "object", rate_limit: float = 0.0,
                  costs: dict[str, float] | None = None, rate_answer: str = "public",
-                 quota_after: int | None = None, methods: tuple[str, ...] | None = None):
+                 quota_after: int | None = None, methods: tuple[str, ...] | None = None,
+                 drop_logs: int = 0, drop_share: float = 0.0, drop_tail: bool = False,
+                 drop_where: Callable[[dict], bool] | None = None,
+                 max_drops: int | None = None, state_window: int | None = None):
         """`max_faults`: inject at most this many faults in all, then forward everything.
         `strip_block_timestamp`: answer logs without their blockTimestamp, as a node older than
         the execution-apis change of August 2025 (or a provider that drops it) does.
@@ -159,7 +175,16 @@ class FaultProxy:
         method, `costs["default"]` or 1 for the others), refused with `rate_answer`'s HTTP 429.
         `quota_after`: the quota runs out (set_quota(True)) after this many requests were
         answered. What these three refuse is counted in `limited`, by kind, in calls.
-        `methods`: inject the random faults only into single requests of these methods."""
+        `methods`: inject the random faults only into single requests of these methods.
+        `drop_logs`, `drop_share`: that share of eth_getLogs answers (drawn like the faults,
+        from the seed and the request) lose `drop_logs` of their logs, chosen at random, or
+        with `drop_tail` the last ones of one block of the answer; still 200 OK, as a fleet
+        member with an incomplete log index answers. `drop_where(log)`: only logs it holds for
+        are dropped (with `drop_tail`: only tails holding one). `max_drops`: at most this many
+        answers lose logs. `dropped` lists every log taken out; `counts["drop_logs"]` counts
+        the answers. `state_window`: a node without archive state: an eth_call at a block
+        more than this many below the head is answered with geth's "missing trie node"
+        (`counts["missing_state"]`, in calls)."""
         unknown = set(faults) - set(ALL_FAULTS)
         if unknown:
             raise ValueError(f"unknown fault classes: {sorted(unknown)}")
@@ -185,6 +210,12 @@ class FaultProxy:
         self.strip_block_timestamp = strip_block_timestamp
         self.range_limit = range_limit
         self.methods = methods
+        self.drop_logs, self.drop_share, self.drop_tail = drop_logs, drop_share, drop_tail
+        self.drop_where, self.max_drops = drop_where, max_drops
+        self.dropped: list[dict] = []  # every log an answer lost, as the node gave it
+        self._drop_seen: collections.Counter = collections.Counter()
+        self._drops = 0
+        self.state_window = state_window
         self.refused = 0  # eth_getLogs refused by range_limit
         self.calls: collections.Counter = collections.Counter()  # JSON-RPC calls by method, batch items too
         self.blocks_asked: collections.Counter = collections.Counter()  # eth_getBlockByNumber by number
@@ -474,6 +505,10 @@ class FaultProxy:
                     self.refused += 1
                 self._record("forwarded", ex.label)  # not a random fault: the provider's rule
                 return self._json(self._rpc_error(ex, code, message))
+        if self.state_window is not None:
+            pruned = self._pruned_calls(ex)
+            if pruned:
+                return self._without_state(ex, pruned)
         inject, v = self._draw(payload)
         fault = None
         if inject:
@@ -481,12 +516,85 @@ class FaultProxy:
             if applicable and self._claim_fault():
                 fault = applicable[min(int(v * len(applicable)), len(applicable) - 1)]
         if fault is None:
+            if self.drop_logs and ex.method == "eth_getLogs":
+                answer = self._drop(ex)
+                if answer is not None:
+                    self._record("drop_logs", ex.label)
+                    return self._json(answer)
             status, ctype, out = ex.upstream()
             self._record("forwarded", ex.label)
             return status, {"Content-Type": ctype}, out
 
         self._record(fault, ex.label)
         return getattr(self, f"_fault_{fault}")(ex)
+
+    # --- an incomplete log index, pruned state ---------------------------------------------
+
+    def _drop(self, ex: _Exchange) -> dict | None:
+        """The eth_getLogs answer with logs taken out, or None to leave it whole. The draws
+        come from the seed, the request (without its id) and how often it was seen."""
+        key = json.dumps({k: v for k, v in ex.payload.items() if k != "id"}, sort_keys=True)
+        with self._lock:
+            seen = self._drop_seen[key]
+            self._drop_seen[key] += 1
+        rng = random.Random(f"drop:{self.seed}:{seen}:{key}")
+        if rng.random() >= self.drop_share:
+            return None
+        data = ex.upstream_json()
+        if not isinstance(data, dict) or not isinstance(data.get("result"), list):
+            return None
+        logs = data["result"]
+        where = self.drop_where or (lambda entry: True)
+        if self.drop_tail:
+            blocks: dict[str, list[int]] = {}
+            for i, entry in enumerate(logs):
+                blocks.setdefault(entry["blockNumber"], []).append(i)
+            tails = [ix[-self.drop_logs:] for ix in blocks.values()
+                     if any(where(logs[i]) for i in ix[-self.drop_logs:])]
+            gone = set(rng.choice(tails)) if tails else set()
+        else:
+            candidates = [i for i, entry in enumerate(logs) if where(entry)]
+            gone = set(rng.sample(candidates, min(self.drop_logs, len(candidates))))
+        if not gone:
+            return None
+        with self._lock:
+            if self.max_drops is not None and self._drops >= self.max_drops:
+                return None
+            self._drops += 1
+            self.dropped.extend(logs[i] for i in sorted(gone))
+        data["result"] = [entry for i, entry in enumerate(logs) if i not in gone]
+        return data
+
+    def _pruned_calls(self, ex: _Exchange) -> list[Any]:
+        """The ids of the request's eth_calls at a block older than the state the node keeps."""
+        items = ex.payload if ex.is_batch else [ex.payload]
+        calls = [item for item in items if isinstance(item, dict)
+                 and item.get("method") == "eth_call" and isinstance(item.get("params"), list)
+                 and len(item["params"]) > 1 and isinstance(item["params"][1], str)
+                 and item["params"][1].startswith("0x")]
+        if not calls:
+            return []
+        head = self._block_number("latest")
+        return [item.get("id") for item in calls
+                if int(item["params"][1], 16) < head - self.state_window]
+
+    def _without_state(self, ex: _Exchange, ids: list[Any]) -> tuple[int, dict[str, str], bytes]:
+        root = hashlib.sha256(repr(ids).encode()).hexdigest()
+        error = {"code": -32000, "message": MISSING_TRIE_NODE.format(root=root)}
+        with self._lock:
+            self.counts["missing_state"] += len(ids)
+        self._record("forwarded", ex.label)
+        if not ex.is_batch:
+            return self._json({"jsonrpc": "2.0", "id": ex.payload.get("id"), "error": error})
+        answer = ex.upstream_json()
+        if not isinstance(answer, list):
+            status, ctype, out = ex.upstream()
+            return status, {"Content-Type": ctype}, out
+        for item in answer:
+            if isinstance(item, dict) and item.get("id") in ids:
+                item.pop("result", None)
+                item["error"] = error
+        return self._json(answer)
 
     def _count_calls(self, payload) -> None:
         with self._lock:

@@ -410,3 +410,90 @@ def test_rate_limit_answers_in_the_providers_words(mined, kind, code):
     assert r.status_code == 429 and r.json()["error"]["code"] == code
     assert ("compute units per second" if kind == "alchemy" else "1/second request limit reached") \
         in r.json()["error"]["message"]
+
+
+# --- an incomplete log index, pruned state ------------------------------------------------------
+
+TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+
+
+def some_blocks(chain) -> int:
+    """Four blocks of two logs each (XAUT's Transfer then Mint), then two of one (a transfer);
+    returns the first."""
+    first = chain.w3.eth.block_number + 1
+    for user in chain.users[:4]:
+        chain.send(chain.xaut.functions.mint(user, 5), chain.deployer)
+    for user in chain.users[1:3]:
+        chain.send(chain.xaut.functions.transfer(user, 1), chain.users[0])
+    return first
+
+
+def test_drop_logs_takes_random_logs_out_of_a_share_of_answers(chain):
+    everything = get_logs(some_blocks(chain), "latest")
+    direct = post(chain.anvil.url, everything).json()["result"]
+    assert len(direct) == 10
+    with FaultProxy(chain.anvil.url, seed=2, drop_logs=3, drop_share=0.5) as proxy:
+        answers = [post(proxy.url, {**everything, "id": i}).json()["result"] for i in range(40)]
+    short = [a for a in answers if len(a) < len(direct)]
+    assert 10 <= len(short) <= 30  # about half, each missing exactly three logs, still in order
+    assert all(len(a) == 7 and a == [e for e in direct if e in a] for a in short)
+    assert proxy.counts == {"drop_logs": len(short), "forwarded": 40 - len(short)}
+    assert len(proxy.dropped) == 3 * len(short)
+    assert len({tuple(e["logIndex"] for e in a) + tuple(e["blockNumber"] for e in a)
+                for a in short}) > 1  # not the same logs every time
+
+
+def test_drop_tail_takes_the_last_logs_of_one_block(chain):
+    everything = get_logs(some_blocks(chain), "latest")
+    direct = post(chain.anvil.url, everything).json()["result"]
+    with FaultProxy(chain.anvil.url, seed=3, drop_logs=1, drop_share=1.0, drop_tail=True,
+                    drop_where=lambda e: e["topics"][0] == TRANSFER) as proxy:
+        answers = [post(proxy.url, {**everything, "id": i}).json()["result"] for i in range(20)]
+    # Only tails holding a Transfer: the last log of the two transfer blocks (the mint
+    # blocks end with their Mint).
+    tails = [e for e in direct if e["topics"][0] == TRANSFER and e["data"] == "0x" + "0" * 63 + "1"]
+    assert len(tails) == 2
+    for answer in answers:
+        [gone] = [e for e in direct if e not in answer]
+        assert gone in tails
+    assert {e["blockNumber"] for e in proxy.dropped} == {e["blockNumber"] for e in tails}
+    with FaultProxy(chain.anvil.url, seed=3, drop_logs=5, drop_share=1.0, drop_tail=True) as proxy:
+        answer = post(proxy.url, everything).json()["result"]
+    [block] = {e["blockNumber"] for e in proxy.dropped}
+    assert len(proxy.dropped) == sum(e["blockNumber"] == block for e in direct)  # the whole block
+    assert answer == [e for e in direct if e["blockNumber"] != block]
+
+
+def test_drops_are_the_same_for_a_seed_and_stop_at_max_drops(chain):
+    first = some_blocks(chain)
+
+    def run(seed, **kw):
+        with FaultProxy(chain.anvil.url, seed=seed, drop_logs=2, drop_share=0.5, **kw) as proxy:
+            for i in range(12):
+                post(proxy.url, get_logs(first, "latest", rid=i))
+                post(proxy.url, get_logs(first + 1, "latest", rid=i))
+        return proxy
+
+    a, b, c = run(11), run(11), run(12)
+    assert a.dropped == b.dropped and a.decisions == b.decisions
+    assert a.dropped != c.dropped
+    capped = run(11, max_drops=2)
+    assert capped.counts["drop_logs"] == 2 and capped.dropped == a.dropped[:4]
+
+
+def test_state_window_answers_old_eth_calls_with_missing_trie_node(chain):
+    chain.anvil.rpc("anvil_mine", ["0x8"])
+    head = chain.w3.eth.block_number
+    call = {"to": chain.xaut.address, "data": "0x18160ddd"}  # totalSupply()
+    with FaultProxy(chain.anvil.url, seed=1, state_window=2) as proxy:
+        old = post(proxy.url, req("eth_call", [call, hex(head - 3)])).json()
+        recent = post(proxy.url, req("eth_call", [call, hex(head - 2)])).json()
+        latest = post(proxy.url, req("eth_call", [call, "latest"])).json()
+        batch = post(proxy.url, [req("eth_call", [call, hex(head - 5)], rid=1),
+                                 req("eth_call", [call, hex(head)], rid=2)]).json()
+    assert old["error"]["code"] == -32000
+    assert re.fullmatch(r"missing trie node ([0-9a-f]{64}) \(path \) state 0x\1 is not available, "
+                        r"not found", old["error"]["message"])
+    assert "result" in recent and "result" in latest
+    assert batch[0]["error"]["message"].startswith("missing trie node ") and "result" in batch[1]
+    assert proxy.counts["missing_state"] == 2
