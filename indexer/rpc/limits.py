@@ -4,7 +4,8 @@ Retryable faults (time-outs, 5xx, garbled bodies, a lagging node) are `Retryable
 request to slow down is `RateLimited` (with the wait the provider asks for, if any); a refused
 eth_getLogs range is `RangeTooLarge` (with the provider's suggested range when its text gives
 one); a batch over the endpoint's cap is `BatchTooLarge` (with the cap when the text names it); a
-used-up daily quota is `QuotaExhausted`; everything else is an `RpcError`.
+used-up daily quota is `QuotaExhausted`; a past block's state the node no longer keeps is
+`MissingState`; everything else is an `RpcError`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ class QuotaExhausted(Exception):
         self.endpoint = None  # set by the client: the endpoint that answered
 
 
+class MissingState(RpcError):
+    """The node has no state for that block: it keeps only recent blocks' state (a full node,
+    not an archive node). Asking again, or another attempt, will not change that."""
+
+
 class RangeTooLarge(Exception):
     """eth_getLogs refused a range. `hint`: the provider's suggested range, if any.
     `about_span`: the refusal is about the number of blocks (an endpoint's limit), not about
@@ -93,6 +99,14 @@ _QUOTA_PATTERNS = re.compile(r"daily credit limit|payment required", re.IGNORECA
 _LAGGING_PATTERNS = re.compile(
     r"beyond current head|header not found|unknown block|block not found|after last accepted"
     r"|BlockOutOfRange|block height is \d+ but requested",
+    re.IGNORECASE,
+)
+# A past block's state pruned away: geth ("missing trie node <root> (path )", and with the path
+# scheme "historical state ... not available"), Nethermind (MissingTrieNodeException in data),
+# OpenEthereum ("running with state pruning"), others' "state ... pruned" / "unavailable".
+_MISSING_STATE_PATTERNS = re.compile(
+    r"missing trie node|MissingTrieNode|historical state|state pruning|\bpruned\b"
+    r"|world state (is )?unavailable|state (is )?(not available|unavailable)",
     re.IGNORECASE,
 )
 # Refusals about how much this range holds, not how many blocks it spans.
@@ -139,6 +153,9 @@ def classify_error(error: Any) -> Exception:
         return RateLimited(f"{code}: {message[:300]}", parse_backoff(data))
     if code == -32005:  # reused for quotas when it is not a range/result limit
         return RateLimited(f"{code}: {message[:300]}", parse_backoff(data))
+    if _MISSING_STATE_PATTERNS.search(text):
+        said = message if _MISSING_STATE_PATTERNS.search(message) else f"{message}: {data}"
+        return MissingState(f"RPC error {code}: {said[:300]}")
     if _LAGGING_PATTERNS.search(text):
         return RetryableRpcError(f"node behind: {code}: {message[:300]}")
     if code in (-32603, -32000) and "timeout" in text.lower():

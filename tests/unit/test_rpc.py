@@ -7,6 +7,7 @@ import pytest
 from indexer.errors import RpcError
 from indexer.rpc import (
     BatchTooLarge,
+    MissingState,
     QuotaExhausted,
     RangeTooLarge,
     RateLimited,
@@ -150,6 +151,26 @@ def test_malformed_error_object_is_retryable():
     exc = classify_error("oops")
     assert type(exc) is RetryableRpcError
     assert str(exc) == "malformed JSON-RPC error: oops"
+
+
+# -- classify_error: no state for that block ---------------------------------------------------
+
+@pytest.mark.parametrize("error", [
+    {"code": -32000, "message": "missing trie node ef7df5d88cb1614dc3f143879a653cd90717ee42e967c5fabbcd"
+                                "7505a968f314 (path )"},  # geth, a full node past 128 blocks
+    {"code": -32000, "message": "missing trie node c6eb (path ) state 0xc6eb is not available, not "
+                                "found"},
+    {"code": -32000, "message": "historical state 0x9a1b is not available"},
+    {"code": -32603, "message": "Internal error",
+     "data": "Nethermind.Trie.MissingTrieNodeException: Node A: P:2 H:0x992e is missing from the DB"},
+    {"code": -32000, "message": "This request is not supported because your node is running with "
+                                "state pruning. Run with --pruning=archive."},
+])
+def test_a_pruned_state_is_missing_state_and_not_retried(error):
+    exc = classify_error(error)
+    assert type(exc) is MissingState and isinstance(exc, RpcError)
+    assert str(exc).startswith(f"RPC error {error['code']}: ")
+    assert ("MissingTrieNode" in str(exc)) == ("data" in error)
 
 
 # -- classify_error: give up --------------------------------------------------------------------
