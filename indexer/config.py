@@ -114,6 +114,19 @@ class PricesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditConfig:
+    # After committed batches, compare totalSupply() and a sample of balanceOf() at their last
+    # block with the indexed figures (catches a provider that drops logs; README, "Audits").
+    enabled: bool = True
+    # Addresses the batch's transfers touched whose balance is compared, per token.
+    sample: int = 3
+    # The audits' calls cost at most this share of what the sync's own requests cost.
+    budget_share: float = 0.03
+    # Audit every N committed batches instead of by the budget (0: by the budget).
+    every_batches: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class TokenOverride:
     address: str | None = None
     start_block: int | None = None
@@ -131,6 +144,7 @@ class Config:
     tokens: tuple[Token, ...]
     source: str  # where the file came from, for messages
     prices: PricesConfig = PricesConfig()
+    audit: AuditConfig = AuditConfig()
 
     @property
     def enabled_tokens(self) -> tuple[Token, ...]:
@@ -158,6 +172,7 @@ _SECTIONS: dict[str, type] = {
     "database": DatabaseConfig,
     "metrics": MetricsConfig,
     "prices": PricesConfig,
+    "audit": AuditConfig,
 }
 
 
@@ -409,6 +424,11 @@ def _validate(config: Config) -> None:
                           "feeds: set prices.xau_usd (and prices.paxg_usd) to the proxies' addresses")
     if not config.prices.phase_check_minutes > 0 or not math.isfinite(config.prices.phase_check_minutes):
         raise ConfigError("prices.phase_check_minutes must be a positive number of minutes")
+    a = config.audit
+    if a.sample < 0 or a.every_batches < 0:
+        raise ConfigError("audit.sample and audit.every_batches must be 0 or more")
+    if not 0 <= a.budget_share <= 1:
+        raise ConfigError(f"audit.budget_share must be between 0 and 1, got {a.budget_share}")
     if not config.enabled_tokens:
         raise ConfigError("every token is disabled: enable at least one under [tokens.*]")
     addresses = [t.address for t in config.enabled_tokens]

@@ -94,6 +94,19 @@ class Contracts:
                               block)
         return out
 
+    def supplies_and_balances(self, reads: dict[str, Sequence[str]], block: Block
+                              ) -> dict[str, tuple[int, list[int]]]:
+        """Per token address: (totalSupply, [balanceOf(holder) for its holders]) at `block`,
+        every token's in one batch (the sync's audit)."""
+        calls = []
+        for token, holders in reads.items():
+            erc20 = self._functions(token, "erc20")
+            calls.append(erc20.totalSupply())
+            calls += [erc20.balanceOf(self.w3.to_checksum_address(h)) for h in holders]
+        results = iter(self._read(calls, block))
+        return {token: (next(results), [next(results) for _ in holders])
+                for token, holders in reads.items()}
+
     def decimals(self, token: str) -> int:
         [decimals] = self._read([self._functions(token, "erc20").decimals()], "latest")
         return decimals

@@ -28,6 +28,7 @@ class NullMetrics:
     def range_split(self) -> None: ...
     def retry(self) -> None: ...
     def reorg(self, depth: int) -> None: ...
+    def audit(self, result: str) -> None: ...
     def database_ok(self, ok: bool) -> None: ...
     def set_indexed(self, token: str, block: int) -> None: ...
     def set_derived(self, token: str, block: int) -> None: ...
@@ -65,6 +66,8 @@ class Metrics(NullMetrics):
         self.reorgs = Counter(p + "reorgs", "Chain reorganisations rolled back", registry=r)
         self.reorg_depth = Histogram(p + "reorg_depth_blocks", "Depth of rolled-back reorgs",
                                      buckets=(1, 2, 3, 5, 8, 13, 21, 34, 64, 128), registry=r)
+        self.audits = Counter(p + "audits", "Audits of committed batches against totalSupply() and "
+                              "balanceOf(), by result (ok, mismatch)", ["result"], registry=r)
         self.db_up = Gauge(p + "database_up", "1 if the last database operation succeeded", registry=r)
         self._indexed: dict[str, int] = {}
         self._head: int | None = None
@@ -125,6 +128,9 @@ class Metrics(NullMetrics):
     def reorg(self, depth):
         self.reorgs.inc()
         self.reorg_depth.observe(depth)
+
+    def audit(self, result):
+        self.audits.labels(result).inc()
 
     def database_ok(self, ok):
         self.db_ok = ok

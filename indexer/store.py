@@ -433,7 +433,7 @@ def load_block_hashes(conn: psycopg.Connection, chain_id: int, lo: int, hi: int)
     return dict(rows)
 
 
-def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash: str) -> int:
+def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash: str | None) -> int:
     """Delete everything above block `ancestor` and move checkpoints back to it, atomically.
 
     Returns the number of logs deleted. Every table that holds per-block data is listed here;
@@ -457,6 +457,9 @@ def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash
         conn.execute("DELETE FROM blocks WHERE chain_id = %s AND number > %s", (chain_id, ancestor))
         conn.execute("DELETE FROM estimated_times WHERE chain_id = %s AND block_number > %s",
                      (chain_id, ancestor))
+        if ancestor_hash is None:  # back before any stored block: as if never synced
+            conn.execute("DELETE FROM checkpoints WHERE chain_id = %s AND block_number > %s",
+                         (chain_id, ancestor))
         conn.execute(
             """UPDATE checkpoints SET block_number = %s, block_hash = %s, updated_at = now()
                WHERE chain_id = %s AND block_number > %s""",
@@ -465,7 +468,7 @@ def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash
         conn.execute(
             """UPDATE price_aggregators SET block_number = %s, block_hash = %s
                WHERE chain_id = %s AND block_number > %s""",
-            (ancestor, ancestor_hash, chain_id, ancestor),
+            (None if ancestor_hash is None else ancestor, ancestor_hash, chain_id, ancestor),
         )
     return deleted
 
@@ -568,19 +571,21 @@ def indexed_supply(conn: psycopg.Connection, chain_id: int, token: str, block: i
 
 def indexed_balances(conn: psycopg.Connection, chain_id: int, token: str, block: int,
                      addresses: list[str]) -> dict[str, int]:
-    """Balances at `block` summed from Transfer logs (through the per-address indexes)."""
-    rows = conn.execute(
-        """SELECT a.address,
-                  coalesce((SELECT sum(amount) FROM logs WHERE chain_id = %(c)s AND token = %(t)s
-                            AND event = 'Transfer' AND to_address = a.address
-                            AND block_number <= %(b)s), 0)
-                - coalesce((SELECT sum(amount) FROM logs WHERE chain_id = %(c)s AND token = %(t)s
-                            AND event = 'Transfer' AND from_address = a.address
-                            AND block_number <= %(b)s), 0)
-           FROM unnest(%(a)s::text[]) AS a(address)""",
-        {"c": chain_id, "t": token, "b": block, "a": addresses},
-    ).fetchall()
-    return {r[0]: int(r[1]) for r in rows}
+    """Balances at `block` summed from Transfer logs: one pass over the logs that touch any of
+    `addresses` (through the per-address indexes when they exist)."""
+    rows = dict(conn.execute(
+        """SELECT v.address, sum(v.delta)
+           FROM logs l
+           CROSS JOIN LATERAL (VALUES (l.to_address, l.amount), (l.from_address, -l.amount))
+                              AS v(address, delta)
+           WHERE l.chain_id = %(c)s AND l.token = %(t)s AND l.event = 'Transfer'
+             AND l.block_number <= %(b)s
+             AND (l.from_address = ANY(%(a)s) OR l.to_address = ANY(%(a)s))
+             AND v.address = ANY(%(a)s)
+           GROUP BY v.address""",
+        {"c": chain_id, "t": token, "b": block, "a": list(addresses)},
+    ).fetchall())
+    return {a: int(rows.get(a, 0)) for a in addresses}
 
 
 def pick_holders(conn: psycopg.Connection, chain_id: int, token: str, top: int,

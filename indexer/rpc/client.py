@@ -125,6 +125,16 @@ class RpcClient:
             "paused_endpoint": paused[0].safe_url if paused else None,
         }
 
+    def cost(self) -> float:
+        """What every client sharing these endpoints spent so far, in the pricing's unit (calls
+        without one)."""
+        return sum(sum(e.usage.snapshot().get("credits", {}).values()) for e in self.endpoints)
+
+    def next_endpoint(self) -> None:
+        """Send the next requests to the next endpoint (a second opinion), if there is one."""
+        if len(self.endpoints) > 1:
+            self._current = (self._current + 1) % len(self.endpoints)
+
     def batch_room(self, method: str, limit: int) -> int:
         """How many calls of `method` one batch should carry now (1 to `limit`): what about
         one second of the endpoint's budget pays for, within its batch cap."""

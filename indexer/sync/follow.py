@@ -21,6 +21,8 @@ from indexer.errors import IndexerError, ReorgTooDeep
 from indexer.metrics import NullMetrics
 from indexer.rpc import RpcClient, make_endpoints
 from indexer.feeds import Aggregator
+from indexer.store import Header
+from indexer.sync.audit import AuditMismatch, Auditor
 from indexer.sync.derive import DERIVE_LOGS, WRITE_ATTEMPTS, Deriver
 from indexer.sync.feeds import check_feeds
 from indexer.sync.fetch import Batch, Fetcher, FetchPool, ReorgDetected
@@ -80,6 +82,8 @@ class Syncer:
         self.fetch_rpc = RpcClient(endpoints, **opts)  # the fetcher thread's own calls
         self.pool = FetchPool(lambda: RpcClient(endpoints, **opts), self.config.sync.ranges_in_flight)
         self.sizer = RangeSizer(self.config.sync)
+        self.auditor = Auditor(self.config.audit, self.rpc, self.config.enabled_tokens,
+                               self.config.chain.id)
         self.summary = SyncSummary()
         self.reorgs: list[tuple[int, int]] = []  # (fork block, depth) of each rollback
         self.finalized: int | None = None  # the node's finalized block at the last read of it
@@ -232,11 +236,16 @@ class Syncer:
                         log.info("long backfill (%d blocks): per-address indexes are built at its end",
                                  target - lo + 1)
                         self._db(store.drop_address_indexes)
+                    self.auditor.start(Header(lo - 1, prev_hash, None, ""))
                     try:
                         self._backfill(lo, target, head, next_block, prev_hash, state)
                     except ReorgDetected as reorg:
                         self._ensure_indexes()
                         self._handle_reorg(reorg.block)
+                        continue
+                    except AuditMismatch as mismatch:
+                        self._ensure_indexes()
+                        self._refetch(mismatch)
                         continue
                     if not self.stop.is_set():
                         self._ensure_indexes()
@@ -322,6 +331,21 @@ class Syncer:
         if hi > 0:
             self._db(store.prune_headers, self.config.chain.id, max(0, hi - 4 * window), hi)
 
+    def _refetch(self, mismatch: AuditMismatch) -> None:
+        """An audit found the stored logs up to `mismatch.block` off the chain's figures: roll
+        back to the last block that passed (the reorg path, derived tables included) and fetch
+        the rest again, from the next endpoint when there are several."""
+        good = mismatch.good
+        self.metrics.audit("mismatch")
+        for client in (self.rpc, self.fetch_rpc, *self.pool.clients):
+            client.next_endpoint()
+        deleted = self._db(store.rewind, self.config.chain.id, good.number, good.hash)
+        self.auditor.rolled_back(good)
+        log.warning("audit: %s; the provider's eth_getLogs answers left logs out (or added some): "
+                    "rolled back %d logs to block %d and fetching blocks %d-%d again%s",
+                    mismatch, deleted, good.number, good.number + 1, mismatch.block,
+                    f" from {self.rpc.safe_url}" if len(self.rpc.endpoints) > 1 else "")
+
     def _handle_reorg(self, block: int) -> None:
         """The range above `block` no longer builds on our stored `block`: find the common
         ancestor within the window and roll back to it, or refuse."""
@@ -355,6 +379,7 @@ class Syncer:
                 "Check the RPC endpoint"
             )
         deleted = self._db(store.rewind, chain_id, ancestor, stored[ancestor])
+        self.auditor.rolled_back(Header(ancestor, stored[ancestor], None, ""))
         depth = block - ancestor
         self.reorgs.append((ancestor + 1, depth))
         self.metrics.reorg(depth)
@@ -399,6 +424,8 @@ class Syncer:
                     now = time.monotonic()
                     self._db(store.record_batch_seconds, self.config.chain.id, batch.tokens,
                              batch.checkpoint.number, now - last)
+                    self._audit(batch, head, force=batch.to_block == target and
+                                total > self.config.sync.reorg_window)
                 self._db(store.record_rpc_usage, self.config.chain.id, self.rpc.usage())
                 n = len(batch.rows)
                 rate = n / (now - last) if now > last else 0.0
@@ -428,6 +455,16 @@ class Syncer:
                 deriver.close()
         for deriver in derivers:
             deriver.raise_error()
+
+
+    def _audit(self, batch: Batch, head: int, force: bool) -> None:
+        """Audit the committed batch when the budget allows (and at the end of a long
+        backfill); an AuditMismatch goes up to run(), which fetches the range again."""
+        before = self.auditor.audits
+        self._db(self.auditor.after_batch, batch.checkpoint, batch.tokens, batch.rows, head,
+                 self.rpc.cost() - self.auditor.spent, force)
+        if self.auditor.audits > before:
+            self.metrics.audit("ok")
 
 
 def eta(done: int, total: int, seconds: float) -> str:

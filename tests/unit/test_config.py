@@ -266,7 +266,7 @@ def test_unknown_section_names_it(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(path, env={}, overrides={})
     assert str(info.value) == (
-        f"unknown section [rcp] in {path}: valid sections are rpc, chain, sync, database, metrics, prices, tokens"
+        f"unknown section [rcp] in {path}: valid sections are rpc, chain, sync, database, metrics, prices, audit, tokens"
     )
 
 

@@ -1,0 +1,101 @@
+"""Auditing during the sync (indexer/sync/audit.py): a provider that answers eth_getLogs with
+200 OK and logs missing is caught while the sync runs, the range is fetched again, and the
+stored result equals the chain; a loss that persists stops the sync naming the range."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.tokens import TRANSFER
+from tests.faultproxy import FaultProxy
+from tests.integration.test_faults import faulty_config
+from tests.integration.test_interrupt import long_chain, reference_run
+from tests.integration.test_sync import dump_tables, run_cli
+
+pytestmark = pytest.mark.integration
+
+SMALL_RANGES = {"batch_blocks": 4, "min_batch_blocks": 1, "max_batch_blocks": 4, "target_logs": 20}
+
+
+def audit_config(chain, database_url, proxy_url: str, audit: str, fallback: str | None = None) -> str:
+    text = faulty_config(chain, database_url, proxy_url, **SMALL_RANGES)
+    if fallback is not None:
+        text = text.replace("[chain]", f'fallback_urls = ["{fallback}"]\n\n[chain]')
+    return text + f"\n[audit]\n{audit}\n"
+
+
+def sync_dropping(chain, database_url, tmp_path, audit: str, **drops):
+    with FaultProxy(chain.anvil.url, seed=4, **drops) as proxy:
+        path = tmp_path / "audited.toml"
+        path.write_text(audit_config(chain, database_url, proxy.url, audit))
+        result = run_cli("--config", str(path), "sync", "--once")
+    return result, proxy
+
+
+@pytest.mark.parametrize("drops", [
+    {"drop_logs": 2, "drop_share": 0.3, "max_drops": 6},
+    {"drop_logs": 2, "drop_share": 0.3, "drop_tail": True, "max_drops": 6},
+], ids=["random logs", "a block's tail"])
+def test_audit_catches_dropped_logs_and_the_result_equals_the_chain(
+        chain, tmp_path, database_url, database_factory, drops):
+    long_chain(chain, rounds=6, gap=5)
+    reference = reference_run(chain, tmp_path, database_factory)
+    result, proxy = sync_dropping(chain, database_url, tmp_path,
+                                   "every_batches = 1\nsample = 100", **drops)
+    assert proxy.dropped, "the proxy dropped nothing: the test proves nothing"
+    assert result.exit_code == 0, result.output
+    assert "audit: blocks" in result.output
+    assert dump_tables(database_url) == reference
+
+
+def test_without_the_audit_the_dropped_logs_stay_lost(chain, tmp_path, database_url,
+                                                      database_factory):
+    """The mechanism switched off: the same drops leave a database that differs from the chain."""
+    long_chain(chain, rounds=6, gap=5)
+    reference = reference_run(chain, tmp_path, database_factory)
+    result, proxy = sync_dropping(chain, database_url, tmp_path, "enabled = false",
+                                  drop_logs=2, drop_share=0.3, max_drops=6)
+    assert result.exit_code == 0, result.output
+    assert proxy.dropped and dump_tables(database_url) != reference
+
+
+def test_a_loss_that_persists_stops_the_sync_naming_the_range(chain, tmp_path, database_url):
+    long_chain(chain, rounds=2, gap=5)
+    # Every answer loses a Transfer: each refetch is short of one again.
+    result, proxy = sync_dropping(chain, database_url, tmp_path, "every_batches = 1\nsample = 100",
+                                  drop_logs=1, drop_share=1.0,
+                                  drop_where=lambda log: log["topics"][0] == TRANSFER.topic0)
+    assert result.exit_code == 1, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: audit: blocks ") and "still differ from the chain after 3 " \
+        "refetches" in last and "indexer verify --repair" in last, last
+
+
+def test_a_refetch_asks_the_next_endpoint(chain, tmp_path, database_url, database_factory):
+    """One endpoint drops a log from every answer, the fallback is honest: the range the audit
+    rejects is fetched again from the fallback, and the result equals the chain."""
+    long_chain(chain, rounds=2, gap=5)
+    reference = reference_run(chain, tmp_path, database_factory)
+    with FaultProxy(chain.anvil.url, seed=4, drop_logs=1, drop_share=1.0,
+                    drop_where=lambda log: log["topics"][0] == TRANSFER.topic0) as liar, \
+            FaultProxy(chain.anvil.url, seed=5) as honest:
+        path = tmp_path / "two.toml"
+        path.write_text(audit_config(chain, database_url, liar.url,
+                                     "every_batches = 1\nsample = 100", fallback=honest.url))
+        result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert liar.dropped and "fetching blocks" in result.output
+    assert dump_tables(database_url) == reference
+
+
+def test_a_node_without_old_state_turns_auditing_off_for_old_blocks_once(
+        chain, tmp_path, database_url, database_factory):
+    long_chain(chain, rounds=6, gap=5)
+    reference = reference_run(chain, tmp_path, database_factory)
+    with FaultProxy(chain.anvil.url, seed=4, state_window=8) as proxy:
+        path = tmp_path / "pruned.toml"
+        path.write_text(audit_config(chain, database_url, proxy.url, "every_batches = 1"))
+        result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("the node has no state of block") == 1, result.output
+    assert dump_tables(database_url) == reference
