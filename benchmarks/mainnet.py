@@ -111,7 +111,8 @@ CONFIGURED_RPC = {
 
 
 def write_config(path: Path, rpc_url: str, database_url: str, sync_settings: list[str],
-                 rpc_settings: list[str], prices: bool = True) -> None:
+                 rpc_settings: list[str], prices: bool = True,
+                 audit_settings: list[str] = ()) -> None:
     """Only what the run needs: the built-in defaults (chain id 1, both tokens at their real
     addresses and start blocks, Chainlink's two feeds, 12 confirmations) must work unchanged.
     `prices=False` turns the feeds off, to measure what they cost."""
@@ -121,6 +122,8 @@ def write_config(path: Path, rpc_url: str, database_url: str, sync_settings: lis
         text += "\n[sync]\n" + "".join(f"{s}\n" for s in sync_settings)
     if not prices:
         text += "\n[prices]\nenabled = false\n"
+    if audit_settings:
+        text += "\n[audit]\n" + "".join(f"{s}\n" for s in audit_settings)
     text += f'\n[database]\nurl = "{database_url}"\n'
     path.write_text(text)
 
@@ -372,7 +375,7 @@ def measure_profile(node: NodeProcess, admin_url: str, profile_name: str, timest
     config = (out_dir / f"mainnet-{tag}.toml").resolve()
     user_rpc = [] if args.unconfigured else CONFIGURED_RPC.get(profile_name, [])
     write_config(config, node.url + route["path"], database_url, args.sync_set,
-                 user_rpc + args.rpc_set, prices=prices)
+                 user_rpc + args.rpc_set, prices=prices, audit_settings=args.audit_set)
     say(f"[{tag}] indexer sync --once (at most {args.max_seconds:g}s)...")
     sync = run_sync(config, out_dir / f"mainnet-sync-{tag}.log", roots, args.max_seconds, src)
     stats = node.control(op="stats", path=route["path"])
@@ -688,6 +691,9 @@ def main() -> None:
                     help="print the table of an earlier run's JSON and exit (with --markdown: as markdown)")
     ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
     ap.add_argument("--rebuild", action="store_true", help="regenerate the history even if cached")
+    ap.add_argument("--audit-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="an [audit] setting for the indexer, e.g. enabled=false (repeatable): with "
+                         "a run that audits, what the audits cost")
     ap.add_argument("--no-prices", action="store_true",
                     help="turn the indexer's price feeds off ([prices] enabled = false): with a run "
                          "that reads them, what they cost")

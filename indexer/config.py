@@ -81,6 +81,9 @@ class SyncConfig:
     # a reorg. 128 blocks: four epochs, twice the distance after which mainnet blocks are final.
     # A reorg deeper than this is refused (re-sync from an earlier block).
     reorg_window: int = 128
+    # With two or more endpoints: every Nth range below the reorg window is also asked of the
+    # next endpoint, and the answers compared (0: off).
+    cross_check: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,6 +412,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("sync.reorg_window must be at least 1")
     if s.target_logs < 1 or s.header_batch < 1:
         raise ConfigError("sync.target_logs and sync.header_batch must be at least 1")
+    if s.cross_check < 0:
+        raise ConfigError("sync.cross_check must be 0 (off) or more")
     if not 1 <= s.ranges_in_flight <= 64:
         raise ConfigError(f"sync.ranges_in_flight must be between 1 and 64, got {s.ranges_in_flight}")
     if config.database.url is not None and not config.database.url.startswith(

@@ -29,6 +29,7 @@ class NullMetrics:
     def retry(self) -> None: ...
     def reorg(self, depth: int) -> None: ...
     def audit(self, result: str) -> None: ...
+    def cross_check(self, result: str) -> None: ...
     def database_ok(self, ok: bool) -> None: ...
     def set_indexed(self, token: str, block: int) -> None: ...
     def set_derived(self, token: str, block: int) -> None: ...
@@ -68,6 +69,8 @@ class Metrics(NullMetrics):
                                      buckets=(1, 2, 3, 5, 8, 13, 21, 34, 64, 128), registry=r)
         self.audits = Counter(p + "audits", "Audits of committed batches against totalSupply() and "
                               "balanceOf(), by result (ok, mismatch)", ["result"], registry=r)
+        self.cross_checks = Counter(p + "cross_checks", "eth_getLogs ranges asked of two endpoints, "
+                                    "by result (agree, settled)", ["result"], registry=r)
         self.db_up = Gauge(p + "database_up", "1 if the last database operation succeeded", registry=r)
         self._indexed: dict[str, int] = {}
         self._head: int | None = None
@@ -131,6 +134,9 @@ class Metrics(NullMetrics):
 
     def audit(self, result):
         self.audits.labels(result).inc()
+
+    def cross_check(self, result):
+        self.cross_checks.labels(result).inc()
 
     def database_ok(self, ok):
         self.db_ok = ok

@@ -546,6 +546,21 @@ class RpcClient:
         return self._with_retries(lambda: self._single("eth_getLogs", [flt]),
                                   f"eth_getLogs {from_block}-{to_block}")
 
+    def fetch_logs_from(self, index: int, from_block: int, to_block: int, addresses: Sequence[str],
+                        topics: Sequence[str]) -> list[dict[str, Any]]:
+        """fetch_logs asked of endpoint `index` (a second opinion); the client's own endpoint
+        is as before afterwards."""
+        current = self._current
+        self._current = index % len(self.endpoints)
+        try:
+            return self.fetch_logs(from_block, to_block, addresses, topics)
+        finally:
+            self._current = current
+
+    @property
+    def current_index(self) -> int:
+        return self._current
+
     def fetch_storage_at(self, address: str, slot: str, block: int) -> str:
         """One 32-byte storage word (0x-hex). A past block's state needs an archive node; a
         node without it answers an error that is tried twice, not `max_attempts` times."""

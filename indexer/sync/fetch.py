@@ -155,9 +155,57 @@ def date_blocks(rpc: RpcClient, blocks: list[int], *, slots: tuple[int, int] | N
     return fetched, times
 
 
+# A cross-checked range is asked at most this many more times before its answers are given up
+# on as all different (then the range is fetched again, as for any inconsistent answer).
+MORE_OPINIONS = 3
+
+
+def _log_keys(logs: list[dict]) -> list[tuple]:
+    return sorted((int(e["blockNumber"], 16), int(e["logIndex"], 16), e["blockHash"].lower(),
+                   e["transactionHash"].lower(), tuple(t.lower() for t in e["topics"]),
+                   e["data"].lower()) for e in logs)
+
+
+def second_opinion(rpc: RpcClient, lo: int, hi: int, addresses: list[str], topics: list[str],
+                   logs: list[dict], metrics: NullMetrics) -> list[dict]:
+    """The range's logs as the endpoints settle them: `logs` (the client's endpoint) when the
+    next endpoint answers the same. Otherwise the answer that holds every log of the others,
+    if one does (what a provider gets wrong this way is leaving logs out; this deep in final
+    history no fork can add any), else the endpoints are asked in turn until two endpoints
+    agree or one answer holds all the others' logs."""
+    n = len(rpc.endpoints)
+    if n < 2:
+        return logs
+    first = rpc.current_index
+    answers = [(first, logs, _log_keys(logs))]
+    for step in range(1, MORE_OPINIONS + 2):
+        index = (first + step) % n
+        other = rpc.fetch_logs_from(index, lo, hi, addresses, topics)
+        mine = _log_keys(other)
+        if step == 1 and mine == answers[0][2]:
+            metrics.cross_check("agree")
+            return logs
+        answers.append((index, other, mine))
+        chosen = next((a for a in answers for b in answers
+                       if a[0] != b[0] and a is not b and a[2] == b[2]), None)
+        if chosen is None:
+            union = set().union(*(set(a[2]) for a in answers))
+            chosen = next((a for a in answers if set(a[2]) == union), None)
+        if chosen is not None:
+            metrics.cross_check("settled")
+            log.warning("blocks %d-%d: the endpoints' eth_getLogs answers differed (%s logs); "
+                        "taking the %d logs of %s", lo, hi,
+                        ", ".join(str(len(a[2])) for a in answers), len(chosen[1]),
+                        rpc.endpoints[chosen[0]].safe_url)
+            return chosen[1]
+    raise HashMismatch(f"{len(answers)} eth_getLogs answers for blocks {lo}-{hi} from the "
+                       f"endpoints all differ ({', '.join(str(len(a[2])) for a in answers)} logs)")
+
+
 def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topics: list[str],
                 window_from: int, finalized: int | None, header_batch: int,
-                anchor: bool = False, slots: tuple[int, int] | None = None) -> RangeAnswer:
+                anchor: bool = False, slots: tuple[int, int] | None = None,
+                cross_check: bool = False, metrics: NullMetrics | None = None) -> RangeAnswer:
     """All the node's answers one range needs (runs on a pool thread, several side by side).
 
     Near the head (blocks from `window_from` on) the range's last block is read before
@@ -176,6 +224,8 @@ def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topic
             raise HashMismatch(f"node has no block {hi} yet")
         hash_before = before["hash"]
     logs = rpc.fetch_logs(lo, hi, addresses, topics)
+    if cross_check:
+        logs = second_opinion(rpc, lo, hi, addresses, topics, logs, metrics or NullMetrics())
     numbers = {int(entry["blockNumber"], 16) for entry in logs}
     if any(n < lo or n > hi for n in numbers):
         raise HashMismatch(f"node returned logs outside {lo}-{hi}")
@@ -357,6 +407,7 @@ class Fetcher(threading.Thread):
         self.state, self.out, self.stop, self.sizer = state, out, stop, sizer
         self.in_flight = max(1, config.sync.ranges_in_flight)
         self._checkpoint = lo - 1  # the last block whose hash a batch gave (about)
+        self._ranges = 0  # ranges planned, for sync.cross_check
         self._took: deque[float] = deque(maxlen=50)  # seconds the last ranges took
 
     def _put(self, item) -> bool:
@@ -381,10 +432,14 @@ class Fetcher(threading.Thread):
         # The lowest sources are due from the walk's first block; the others join the walk at
         # their own next block (the decoders drop their logs below it).
         tokens = [t for t in self.sources if self.next_block[t.symbol] <= hi]
+        every = self.config.sync.cross_check
+        cross = every > 0 and self._ranges % every == 0 and hi < self.window_from
+        self._ranges += 1
         task = dict(lo=lo, hi=hi, addresses=[t.address for t in tokens],
                     topics=all_topics(tokens), window_from=self.window_from,
                     finalized=self.finalized, header_batch=self.config.sync.header_batch,
-                    anchor=anchor, slots=FIXED_SLOTS.get(self.config.chain.id))
+                    anchor=anchor, slots=FIXED_SLOTS.get(self.config.chain.id),
+                    cross_check=cross, metrics=self.metrics)
         if anchor:
             self._checkpoint = hi  # one anchor per stretch, not one per range in flight
         return _Planned(lo, hi, tokens, self.pool.submit(fetch_range, **task), task,

@@ -10,7 +10,7 @@ from indexer.tokens import TRANSFER
 from tests.faultproxy import FaultProxy
 from tests.integration.test_faults import faulty_config
 from tests.integration.test_interrupt import long_chain, reference_run
-from tests.integration.test_sync import dump_tables, run_cli
+from tests.integration.test_sync import dump_tables, run_cli, sync_once
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +99,33 @@ def test_a_node_without_old_state_turns_auditing_off_for_old_blocks_once(
     assert result.exit_code == 0, result.output
     assert result.output.count("the node has no state of block") == 1, result.output
     assert dump_tables(database_url) == reference
+
+
+@pytest.mark.parametrize("cross_check", [1, 0], ids=["cross-checked", "off"])
+def test_a_second_opinion_settles_a_lying_endpoint(chain, tmp_path, database_url,
+                                                   database_factory, cross_check):
+    """sync.cross_check: every range below the reorg window is also asked of the next endpoint;
+    with the audit off, only the comparison stands between the lying endpoint and the database."""
+    long_chain(chain, rounds=6, gap=5)
+    reference_url = database_factory()
+    reference_path = tmp_path / "reference.toml"
+    reference_path.write_text(chain.config_toml(reference_url, reorg_window=4, **SMALL_RANGES))
+    sync_once(reference_path)
+    reference = dump_tables(reference_url)
+    below_window = chain.w3.eth.block_number - 8
+    with FaultProxy(chain.anvil.url, seed=4, drop_logs=1, drop_share=0.5,
+                    drop_where=lambda log: int(log["blockNumber"], 16) < below_window) as liar, \
+            FaultProxy(chain.anvil.url, seed=5) as honest:
+        path = tmp_path / "two.toml"
+        text = audit_config(chain, database_url, liar.url, "enabled = false", fallback=honest.url)
+        path.write_text(text.replace("[sync]\n", f"[sync]\nreorg_window = 4\n"
+                                                 f"cross_check = {cross_check}\n"))
+        assert "cross_check" in path.read_text()
+        result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert liar.dropped
+    if cross_check:
+        assert "the endpoints' eth_getLogs answers differed" in result.output
+        assert dump_tables(database_url) == reference
+    else:
+        assert dump_tables(database_url) != reference
