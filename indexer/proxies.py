@@ -36,6 +36,28 @@ def read_implementation(rpc: RpcClient, token: Token, block: int) -> str | None:
     return None if int(address, 16) == 0 else address
 
 
+def implementation_at_start(rpc: RpcClient, token: Token) -> str | None:
+    """The implementation in `token`'s proxy at its first block (read_implementation); when it
+    cannot be known, the log says what the decoder assumes meanwhile."""
+    found = read_implementation(rpc, token, token.start_block)
+    if found is None:
+        log.warning("%s: the proxy's implementation at block %d is unknown (reading it needs an "
+                    "archive node); fee legs are paired, as under PAXG V1, until an Upgraded log "
+                    "names another", token.symbol, token.start_block)
+    return found
+
+
+def fee_legs_live(rpc: RpcClient, implementation: str | None, known: dict[str, bool]) -> bool:
+    """Whether `implementation` (live in a fee-legs token's proxy) emits fee legs; an unknown
+    one (None) is taken to, as PAXG V1. `known` holds the answers by address and gains this one
+    (the decoder's DecodeState.implementation_fee_legs)."""
+    if implementation is None:
+        return True
+    if implementation not in known:
+        known[implementation] = emits_fee_legs(rpc, implementation)
+    return known[implementation]
+
+
 def emits_fee_legs(rpc: RpcClient, implementation: str) -> bool:
     """Whether `implementation` is one with PAXG V1's fees (and fee legs): it answers
     feeRate(). A revert (no such function) or no code at all means no fee legs."""

@@ -177,20 +177,10 @@ class Syncer:
         implementation = upgraded_to
         if implementation is None:
             if token.symbol not in self._first_implementation:
-                found = proxies.read_implementation(self.rpc, token, token.start_block)
-                if found is None:
-                    log.warning("%s: the proxy's implementation at block %d is unknown (reading "
-                                "it needs an archive node); fee legs are paired, as under PAXG V1, "
-                                "until an Upgraded log names another", token.symbol,
-                                token.start_block)
-                self._first_implementation[token.symbol] = found
+                self._first_implementation[token.symbol] = proxies.implementation_at_start(
+                    self.rpc, token)
             implementation = self._first_implementation[token.symbol]
-        if implementation is None:
-            return True
-        if implementation not in self.implementation_fee_legs:
-            self.implementation_fee_legs[implementation] = proxies.emits_fee_legs(
-                self.rpc, implementation)
-        return self.implementation_fee_legs[implementation]
+        return proxies.fee_legs_live(self.rpc, implementation, self.implementation_fee_legs)
 
     # -- the loop --------------------------------------------------------------------------
 
