@@ -107,6 +107,19 @@ class Contracts:
         return {token: (next(results), [next(results) for _ in holders])
                 for token, holders in reads.items()}
 
+    def supply_and_balances(self, token: str, holders: Sequence[str], block: Block,
+                            supply: bool = True) -> tuple[int | None, list[int]]:
+        """totalSupply() (unless `supply` is False: None) and balanceOf(holder) for each of
+        `holders` at `block`: one batch per 100 calls, the supply in the first (one token:
+        a step of the repair's bisection)."""
+        erc20 = self._functions(token, "erc20")
+        calls = [erc20.totalSupply()] if supply else []
+        calls += [erc20.balanceOf(self.w3.to_checksum_address(h)) for h in holders]
+        out: list[int] = []
+        for start in range(0, len(calls), BALANCES_PER_BATCH):
+            out += self._read(calls[start:start + BALANCES_PER_BATCH], block)
+        return (out[0], out[1:]) if supply else (None, out)
+
     def decimals(self, token: str) -> int:
         [decimals] = self._read([self._functions(token, "erc20").decimals()], "latest")
         return decimals

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import psycopg
 from psycopg import sql
@@ -208,24 +208,32 @@ def load_price_status(conn: psycopg.Connection, chain_id: int) -> list[dict]:
     return [dict(zip(keys, r)) for r in rows]
 
 
-def load_fee_recipients(conn: psycopg.Connection, chain_id: int) -> dict[str, str]:
-    """The latest FeeRecipientSet per token among stored logs."""
+# Above every block number: "no bound" for the `before` arguments below.
+NO_BLOCK_BOUND = 2**63 - 1
+
+
+def load_fee_recipients(conn: psycopg.Connection, chain_id: int,
+                        before: int = NO_BLOCK_BOUND) -> dict[str, str]:
+    """The latest FeeRecipientSet per token among stored logs (of blocks below `before`)."""
     rows = conn.execute(
         """SELECT DISTINCT ON (token) token, to_address FROM logs
-           WHERE chain_id = %s AND event = 'FeeRecipientSet'
+           WHERE chain_id = %s AND event = 'FeeRecipientSet' AND block_number < %s
            ORDER BY token, block_number DESC, log_index DESC""",
-        (chain_id,),
+        (chain_id, before),
     ).fetchall()
     return {r[0]: r[1] for r in rows}
 
 
-def load_implementations(conn: psycopg.Connection, chain_id: int) -> dict[str, str]:
-    """The implementation named by the latest stored Upgraded log, per token."""
+def load_implementations(conn: psycopg.Connection, chain_id: int,
+                         before: int = NO_BLOCK_BOUND) -> dict[str, str]:
+    """The implementation named by the latest stored Upgraded log (of blocks below `before`),
+    per token."""
     rows = conn.execute(
         """SELECT DISTINCT ON (token) token, args ->> 'implementation' FROM logs
            WHERE chain_id = %s AND event = 'Upgraded' AND args ? 'implementation'
+             AND block_number < %s
            ORDER BY token, block_number DESC, log_index DESC""",
-        (chain_id,),
+        (chain_id, before),
     ).fetchall()
     return {r[0]: r[1] for r in rows}
 
@@ -470,6 +478,95 @@ def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash
                WHERE chain_id = %s AND block_number > %s""",
             (None if ancestor_hash is None else ancestor, ancestor_hash, chain_id, ancestor),
         )
+    return deleted
+
+
+def load_block(conn: psycopg.Connection, chain_id: int, number: int) -> Header | None:
+    """The stored row of block `number` (its parent_hash None below the reorg window)."""
+    row = conn.execute(
+        """SELECT number, hash, parent_hash, to_char(block_time AT TIME ZONE 'UTC',
+                                                     'YYYY-MM-DD HH24:MI:SS+00')
+           FROM blocks WHERE chain_id = %s AND number = %s""", (chain_id, number)).fetchone()
+    return Header(*row) if row else None
+
+
+def load_block_logs(conn: psycopg.Connection, chain_id: int, number: int,
+                    tokens: Sequence[str]) -> list[tuple]:
+    """The stored logs of `tokens` in block `number`, in LOG_COLUMNS order (block_time as
+    text, as decode_logs writes it), by log index."""
+    columns = sql.SQL(", ").join(
+        sql.SQL("to_char(block_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS+00')")
+        if c == "block_time" else sql.SQL("args::text") if c == "args" else sql.Identifier(c)
+        for c in LOG_COLUMNS)
+    return conn.execute(
+        sql.SQL("SELECT {} FROM logs WHERE chain_id = %s AND block_number = %s "
+                "AND token = ANY(%s) ORDER BY log_index").format(columns),
+        (chain_id, number, list(tokens))).fetchall()
+
+
+def replace_block(conn: psycopg.Connection, chain_id: int, number: int, tokens: Sequence[str],
+                  rows: Sequence[Sequence], header: Header | None, estimated: bool,
+                  check: Callable[[psycopg.Connection], None], max_logs: int) -> int:
+    """Replace the stored logs of `tokens` in block `number` with `rows`, and the derived
+    tables with them, in one transaction; returns how many logs were deleted.
+
+    The derived tables are running figures (each day's end-of-day holders, supply and top 10
+    carry every block before it), so a block in the middle of the history is replaced the way
+    a reorg rollback replaces the top of it: derived_remove.sql takes every stored log above
+    `number` - 1 off them, the block's rows are swapped, and the stored logs from `number` on
+    are added back (derived_add.sql, steps of about `max_logs` Transfer logs) up to each
+    token's checkpoint. `header`: the block's row for `blocks` when `rows` has any (a row
+    already there is kept). `check(conn)` runs once the rows are in, inside the transaction:
+    it raises to roll everything back."""
+    with conn.transaction():
+        with conn.cursor() as cur:
+            checkpointed = _checkpoint_tokens(cur, chain_id)
+            for token in checkpointed:  # locks held until this commits
+                _derive_next(cur, chain_id, token, None)
+        params = {"chain_id": chain_id, "ancestor": number - 1}
+        for statement in sql_statements("derived_remove.sql"):
+            conn.execute(statement, params)
+        conn.execute("UPDATE derived_marks SET block_number = %s WHERE chain_id = %s AND block_number > %s",
+                     (number - 1, chain_id, number - 1))
+        with conn.cursor() as cur:
+            deleted = cur.execute(
+                "DELETE FROM logs WHERE chain_id = %s AND block_number = %s AND token = ANY(%s)",
+                (chain_id, number, list(tokens))).rowcount
+            with cur.copy(_COPY_LOGS) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            if rows and header is not None:
+                cur.execute(
+                    """INSERT INTO blocks (chain_id, number, hash, parent_hash, block_time)
+                       VALUES (%s, %s, %s, %s, %s) ON CONFLICT (chain_id, number) DO NOTHING""",
+                    (chain_id, number, header.hash, header.parent_hash, header.block_time))
+            # What write_batch would have kept of this block: a row for a block with a log, a
+            # checkpoint or a header of the reorg window (those have their parent_hash).
+            cur.execute(
+                """DELETE FROM blocks b WHERE b.chain_id = %s AND b.number = %s
+                   AND b.parent_hash IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM logs l
+                                   WHERE l.chain_id = b.chain_id AND l.block_number = b.number)
+                   AND NOT EXISTS (SELECT 1 FROM checkpoints c
+                                   WHERE c.chain_id = b.chain_id AND c.block_number = b.number)
+                   AND NOT EXISTS (SELECT 1 FROM price_aggregators a
+                                   WHERE a.chain_id = b.chain_id AND a.block_number = b.number)""",
+                (chain_id, number))
+            if rows and estimated:
+                cur.execute("""INSERT INTO estimated_times (chain_id, block_number) VALUES (%s, %s)
+                               ON CONFLICT DO NOTHING""", (chain_id, number))
+            cur.execute(
+                """DELETE FROM estimated_times e WHERE e.chain_id = %s AND e.block_number = %s
+                   AND NOT EXISTS (SELECT 1 FROM logs l
+                                   WHERE l.chain_id = e.chain_id AND l.block_number = e.block_number)
+                   AND NOT EXISTS (SELECT 1 FROM prices p
+                                   WHERE p.chain_id = e.chain_id AND p.block_number = e.block_number)""",
+                (chain_id, number))
+        check(conn)
+        with conn.cursor() as cur:
+            for token in checkpointed:
+                while _derive_next(cur, chain_id, token, max_logs) is not None:
+                    pass
     return deleted
 
 

@@ -102,6 +102,19 @@ def test_balances_of_sends_one_batch_per_hundred_holders_in_order():
     assert len(node.posted) == 3  # no holders: no request
 
 
+def test_supply_and_balances_share_batches_the_supply_first():
+    node = Contract(erc20)
+    rpc, _ = client(node)
+    holders = [holder(i) for i in range(150)]
+    supply, balances = Contracts(rpc).supply_and_balances(TOKEN, holders, 0x20)
+    assert supply == 10**21 + 0x20 and balances == [(i + 1) * 1000 for i in range(150)]
+    assert node.shapes() == [100, 51]
+    assert node.calls()[0][2] == TOTAL_SUPPLY
+    assert Contracts(rpc).supply_and_balances(TOKEN, holders[:2], 0x20, supply=False) \
+        == (None, [1000, 2000])
+    assert node.shapes()[-1] == 2 and TOTAL_SUPPLY not in [c[2] for c in node.calls()[151:]]
+
+
 def test_decimals_is_one_eth_call_at_the_latest_block():
     node = Contract(erc20)
     rpc, _ = client(node)
