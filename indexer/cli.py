@@ -492,28 +492,57 @@ class _StepLine:
               help="Check the K largest holders.")
 @click.option("--sample", type=click.IntRange(min=0), default=20, show_default=True,
               help="Also check this many other holders, chosen at random.")
+@click.option("--repair", is_flag=True,
+              help="On a difference, find the block where it starts (eth_call at past blocks: "
+                   "needs an archive node), refetch that block's logs and replace them, derived "
+                   "tables included; again until every check agrees.")
+@click.option("--dry-run", is_flag=True,
+              help="With --repair: do it all in one transaction and roll it back, so it only "
+                   "reports what it would change.")
 @click.pass_obj
-def verify_cmd(ctx: Context, block, top, sample) -> None:
+def verify_cmd(ctx: Context, block, top, sample, repair, dry_run) -> None:
     """Compare indexed supply and balances with totalSupply() and balanceOf() on chain.
 
     Runs eth_call at the checkpoint block (or --block N) for each token's total supply, its
     largest holders and a random sample of the others, prints a table, and exits 1 on any
     difference. A past block needs an archive node (most full nodes keep only recent state).
 
+    With --repair, a difference is mended: the first block where a differing figure departs
+    from the chain is found by bisecting over past blocks (about 25 eth_calls for mainnet's
+    history), that block's logs are fetched again and replace the stored ones in one
+    transaction with the derived tables, and verify runs again, until every check agrees. It
+    prints what it found and what it changed; exit 0 once repaired, 1 when it cannot (no
+    archive state, a node that keeps answering without the logs, a sync writing meanwhile).
+    It mends what the checks can see: widen them with --top and --sample.
+
     \b
     Example:
         indexer verify
         indexer verify --block 19000000 --top 100 --sample 50
+        indexer verify --repair --dry-run
+        indexer verify --repair --sample 200
     """
     from indexer import store
     from indexer.config import require_rpc_url
-    from indexer.rpc import RpcClient
+    from indexer.rpc import RpcClient, make_endpoints
     from indexer.verify import verify_token
 
+    if dry_run and not repair:
+        raise click.UsageError("--dry-run goes with --repair")
     config = _run(ctx.load)
     url = _run(require_rpc_url, config)
     conn = _open_db(ctx, config)
-    rpc = RpcClient(url, timeout=config.rpc.timeout, max_attempts=config.rpc.max_attempts,
+    if repair:
+        from indexer.repair import take_writer_lock
+
+        try:
+            _run(take_writer_lock, conn)
+        except click.ClickException:
+            conn.close()
+            raise
+    rc = config.rpc
+    rpc = RpcClient(_run(make_endpoints, [url, *rc.fallback_urls], config=rc), timeout=rc.timeout,
+                    max_attempts=rc.max_attempts, backoff=rc.backoff_seconds,
                     chain_id=config.chain.id)
     try:
         checkpoints = _run(store.load_checkpoints, conn, config.chain.id)
@@ -528,18 +557,49 @@ def verify_cmd(ctx: Context, block, top, sample) -> None:
         checks = []
         for token in tokens:
             checks += _run(verify_token, conn, rpc, config.chain.id, token, at, top=top, sample=sample)
+        _print_checks(f"block {at}", checks)
+        if all(c.ok for c in checks):
+            if repair:
+                click.echo("nothing to repair")
+            return
+        if not repair:
+            raise click.exceptions.Exit(1)
+        from indexer.repair import repair as mend
+
+        if dry_run:
+            click.echo("dry run: every change below is made in one transaction, rolled back at "
+                       "the end")
+        outcome = _run(mend, conn, rpc, config, at, tokens, checks, top=top, sample=sample,
+                       dry_run=dry_run, say=click.echo)
+        _print_checks(f"block {at}, {'as the repair would leave it' if dry_run else 'repaired'}",
+                      outcome.checks)
+        replaced = outcome.replaced
+        added = sum(len(r.added) for r in replaced)
+        removed = sum(len(r.removed) for r in replaced)
+        anew = sum(len(r.redecoded) for r in replaced)
+        blocks = ", ".join(str(r.block) for r in replaced)
+        what = (f"{len(replaced)} block{'s' if len(replaced) != 1 else ''} ({blocks}): {added} "
+                f"logs added, {removed} removed, {anew} decoded anew")
+        bisected = sum(r.requests for r in replaced)
+        cost = (f"; bisection: {bisected} eth_call request{'s' if bisected != 1 else ''}"
+                f"{usage_text(rpc.usage(), '; all ')}")
+        if dry_run:
+            click.echo(f"dry run: nothing was changed; the repair would replace {what}{cost}")
+            raise click.exceptions.Exit(1)
+        click.echo(f"repaired {what}{cost}")
     finally:
         conn.close()
         rpc.close()
-    click.echo(f"block {at}")
+
+
+def _print_checks(title: str, checks) -> None:
+    click.echo(title)
     click.echo(f"{'token':<5}  {'what':<42}  {'indexed':>40}  {'on chain':>40}  result")
     for c in checks:
         click.echo(f"{c.token:<5}  {c.what:<42}  {c.indexed:>40}  {c.chain:>40}  "
                    f"{'ok' if c.ok else 'DIFFERENT'}")
     bad = sum(not c.ok for c in checks)
     click.echo(f"{len(checks) - bad} of {len(checks)} checks agree")
-    if bad:
-        raise click.exceptions.Exit(1)
 
 
 @main.group("label")
