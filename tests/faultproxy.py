@@ -184,7 +184,7 @@ class FaultProxy:
         answers lose logs. `dropped` lists every log taken out; `counts["drop_logs"]` counts
         the answers. `state_window`: a node without archive state: an eth_call at a block
         more than this many below the head is answered with geth's "missing trie node"
-        (`counts["missing_state"]`, in calls)."""
+        (`counts["missing_state"]` counts the requests so answered)."""
         unknown = set(faults) - set(ALL_FAULTS)
         if unknown:
             raise ValueError(f"unknown fault classes: {sorted(unknown)}")
@@ -582,7 +582,7 @@ class FaultProxy:
         root = hashlib.sha256(repr(ids).encode()).hexdigest()
         error = {"code": -32000, "message": MISSING_TRIE_NODE.format(root=root)}
         with self._lock:
-            self.counts["missing_state"] += len(ids)
+            self.counts["missing_state"] += 1
         self._record("forwarded", ex.label)
         if not ex.is_batch:
             return self._json({"jsonrpc": "2.0", "id": ex.payload.get("id"), "error": error})
