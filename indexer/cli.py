@@ -507,13 +507,14 @@ def verify_cmd(ctx: Context, block, top, sample, repair, dry_run) -> None:
     largest holders and a random sample of the others, prints a table, and exits 1 on any
     difference. A past block needs an archive node (most full nodes keep only recent state).
 
-    With --repair, a difference is mended: the first block where a differing figure departs
-    from the chain is found by bisecting over past blocks (about 25 eth_calls for mainnet's
-    history), that block's logs are fetched again and replace the stored ones in one
+    With --repair, a difference is mended: the block where a differing figure departs from
+    the chain is found by bisecting over past blocks (eth_call, about 24 requests over
+    mainnet's history), that block's logs are fetched again and replace the stored ones in one
     transaction with the derived tables, and verify runs again, until every check agrees. It
     prints what it found and what it changed; exit 0 once repaired, 1 when it cannot (no
     archive state, a node that keeps answering without the logs, a sync writing meanwhile).
-    It mends what the checks can see: widen them with --top and --sample.
+    --dry-run reports the same and changes nothing (exit 1 while the database differs). It
+    mends what the checks can see: widen them with --top and --sample.
 
     \b
     Example:

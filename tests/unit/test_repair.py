@@ -42,3 +42,13 @@ def test_bisect_on_a_difference_that_comes_and_goes_ends_where_one_starts():
     bad_blocks = set(range(30, 40)) | set(range(70, 101))
     found = bisect(0, 100, lambda b: b in bad_blocks)
     assert found in bad_blocks and found - 1 not in bad_blocks
+
+
+def test_dry_run_alone_is_refused_before_anything_is_read():
+    from click.testing import CliRunner
+
+    from indexer.cli import main
+
+    result = CliRunner().invoke(main, ["verify", "--dry-run"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == "Error: --dry-run goes with --repair"
