@@ -325,13 +325,16 @@ class Repairer:
                                               for c in still))
 
         problem = ""
+        answers: set[str] = set()  # the answers' logs, to tell a flaky node from a steady one
         while True:
             attempt = self._visits[number] = self._visits.get(number, 0) + 1
             if attempt > REFETCH_ATTEMPTS:
+                same = (" (the same logs each time: the node lacks them, or the difference does "
+                        "not come from this block's logs)" if len(answers) == 1 else "")
                 raise CannotRepair(
                     f"block {number}: {problem or 'it differs again after its logs were replaced'}"
-                    f" after {REFETCH_ATTEMPTS} answers; try another RPC endpoint (--rpc-url); "
-                    f"{self._changed_so_far()}")
+                    f" after {REFETCH_ATTEMPTS} answers{same}; try another RPC endpoint "
+                    f"(--rpc-url); {self._changed_so_far()}")
             if problem:
                 self.say(f"repair: block {number}: {problem}; asking again "
                          f"({attempt}/{REFETCH_ATTEMPTS})")
@@ -350,6 +353,7 @@ class Repairer:
             except RangeTooLarge as exc:
                 raise CannotRepair(f"block {number}: the provider refuses eth_getLogs for it "
                                    f"({exc}); {self._changed_so_far()}") from None
+            answers.add(repr(sorted((e["logIndex"], e["transactionHash"]) for e in answer.logs)))
             rows = batch.rows
             header = next((h for h in batch.headers if h.number == number), None)
             fetched_hash = header.hash if header is not None else None

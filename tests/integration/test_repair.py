@@ -130,6 +130,22 @@ def test_an_incomplete_refetch_is_asked_for_again_never_stored(chain, history, t
     assert_same_tables(dump_tables(database_url), history)
 
 
+def test_a_node_that_keeps_dropping_the_logs_stops_the_repair_with_nothing_changed(
+        chain, history, tmp_path, database_url):
+    sync_dropping(chain, database_url, tmp_path, seed=4, drop_where=moves_tokens, **DROPS)
+    before = dump_tables(database_url)
+    with FaultProxy(chain.anvil.url, seed=2, drop_logs=2, drop_share=1.0,
+                    drop_where=moves_tokens) as broken:
+        result = verify(config_at(chain, database_url, tmp_path, broken.url), "--repair")
+    assert result.exit_code == 1, result.output
+    assert result.output.count("; asking again (") == 4
+    assert broken.counts["drop_logs"] == 5
+    assert re.fullmatch(r"Error: block \d+: .+ after 5 answers( \(the same logs each time: .+\))?; "
+                        r"try another RPC endpoint \(--rpc-url\); nothing was changed",
+                        result.output.strip().splitlines()[-1]), result.output
+    assert dump_tables(database_url) == before
+
+
 def test_a_refetched_block_is_decoded_as_of_its_place_in_the_history(chain, tmp_path,
                                                                     database_url,
                                                                     database_factory):
