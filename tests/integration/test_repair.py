@@ -33,11 +33,12 @@ def moves_tokens(log: dict) -> bool:
 
 
 def sync_dropping(chain, database_url, tmp_path, seed: int, **drops) -> FaultProxy:
-    """`sync --once` through a proxy that drops logs from eth_getLogs answers (auditing off:
-    the sync has no way to notice)."""
+    """`sync --once` through a proxy that drops logs from eth_getLogs answers, with auditing
+    off: the sync has no way to notice."""
     with FaultProxy(chain.anvil.url, seed=seed, **drops) as proxy:
         path = tmp_path / "dropping.toml"
-        path.write_text(faulty_config(chain, database_url, proxy.url, **SMALL_RANGES, **WINDOW))
+        path.write_text(faulty_config(chain, database_url, proxy.url, **SMALL_RANGES, **WINDOW)
+                        + "\n[audit]\nenabled = false\n")
         result = run_cli("--config", str(path), "sync", "--once")
     assert result.exit_code == 0, result.output
     assert proxy.dropped
