@@ -492,6 +492,8 @@ class _StepLine:
               help="Check the K largest holders.")
 @click.option("--sample", type=click.IntRange(min=0), default=20, show_default=True,
               help="Also check this many other holders, chosen at random.")
+@click.option("--address", "addresses", multiple=True, metavar="ADDR",
+              help="Also check this address (repeatable): one an audit or a user named.")
 @click.option("--repair", is_flag=True,
               help="On a difference, find the block where it starts (eth_call at past blocks: "
                    "needs an archive node), refetch that block's logs and replace them, derived "
@@ -500,7 +502,7 @@ class _StepLine:
               help="With --repair: do it all in one transaction and roll it back, so it only "
                    "reports what it would change.")
 @click.pass_obj
-def verify_cmd(ctx: Context, block, top, sample, repair, dry_run) -> None:
+def verify_cmd(ctx: Context, block, top, sample, addresses, repair, dry_run) -> None:
     """Compare indexed supply and balances with totalSupply() and balanceOf() on chain.
 
     Runs eth_call at the checkpoint block (or --block N) for each token's total supply, its
@@ -514,7 +516,8 @@ def verify_cmd(ctx: Context, block, top, sample, repair, dry_run) -> None:
     prints what it found and what it changed; exit 0 once repaired, 1 when it cannot (no
     archive state, a node that keeps answering without the logs, a sync writing meanwhile).
     --dry-run reports the same and changes nothing (exit 1 while the database differs). It
-    mends what the checks can see: widen them with --top and --sample.
+    mends what the checks can see: widen them with --top, --sample and --address (an address
+    an audit named when it stopped the sync).
 
     \b
     Example:
@@ -522,14 +525,16 @@ def verify_cmd(ctx: Context, block, top, sample, repair, dry_run) -> None:
         indexer verify --block 19000000 --top 100 --sample 50
         indexer verify --repair --dry-run
         indexer verify --repair --sample 200
+        indexer verify --repair --address 0x28c6c06298d514db089934071355e5743bf21d60
     """
     from indexer import store
-    from indexer.config import require_rpc_url
+    from indexer.config import check_address, require_rpc_url
     from indexer.rpc import RpcClient, make_endpoints
     from indexer.verify import verify_token
 
     if dry_run and not repair:
         raise click.UsageError("--dry-run goes with --repair")
+    also = [_run(check_address, "--address", a) for a in addresses]
     config = _run(ctx.load)
     url = _run(require_rpc_url, config)
     conn = _open_db(ctx, config)
@@ -557,7 +562,8 @@ def verify_cmd(ctx: Context, block, top, sample, repair, dry_run) -> None:
                 f"block {at} is above the checkpoint of {', '.join(beyond)}: pick a lower --block"))
         checks = []
         for token in tokens:
-            checks += _run(verify_token, conn, rpc, config.chain.id, token, at, top=top, sample=sample)
+            checks += _run(verify_token, conn, rpc, config.chain.id, token, at, top=top,
+                           sample=sample, also=also)
         _print_checks(f"block {at}", checks)
         if all(c.ok for c in checks):
             if repair:
@@ -571,7 +577,7 @@ def verify_cmd(ctx: Context, block, top, sample, repair, dry_run) -> None:
             click.echo("dry run: every change below is made in one transaction, rolled back at "
                        "the end")
         outcome = _run(mend, conn, rpc, config, at, tokens, checks, top=top, sample=sample,
-                       dry_run=dry_run, say=click.echo)
+                       dry_run=dry_run, say=click.echo, also=also)
         _print_checks(f"block {at}, {'as the repair would leave it' if dry_run else 'repaired'}",
                       outcome.checks)
         replaced = outcome.replaced

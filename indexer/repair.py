@@ -20,8 +20,8 @@ back), at most REFETCH_ATTEMPTS times. Past blocks' state needs an archive node:
 the first eth_call says so (MissingState) and the repair stops, with nothing changed.
 
 It sees what verify sees: a dropped log that moves no balance of a checked address nor the
-supply (a zero fee leg, a FeeRateSet, a freeze) is only mended when it shares its block with
-one that does.
+supply (a zero fee leg, a FeeRateSet, a freeze, a transfer between addresses outside --top,
+--sample and --address) is only mended when it shares its block with one that does.
 """
 
 from __future__ import annotations
@@ -145,15 +145,16 @@ def take_writer_lock(conn: psycopg.Connection) -> None:
 
 class Repairer:
     """One repair on `conn` (holding the writer lock) through `rpc`, checking at block `at`
-    the way `indexer verify --top --sample` does. `say` prints a line of what it finds."""
+    the way `indexer verify --top --sample --address` does. `say` prints a line of what it
+    finds."""
 
     def __init__(self, conn: psycopg.Connection, rpc: RpcClient, config: Config, at: int,
                  tokens: Sequence[Token], *, top: int, sample: int,
-                 say: Callable[[str], None]):
+                 say: Callable[[str], None], also: Sequence[str] = ()):
         self.conn, self.rpc, self.config, self.at = conn, rpc, config, at
         self.chain_id = config.chain.id
         self.tokens = list(tokens)
-        self.top, self.sample, self.say = top, sample, say
+        self.top, self.sample, self.also, self.say = top, sample, tuple(also), say
         self.contracts = Contracts(rpc)
         # Chain figures never change at a past block: asked once, by (token, block) and check.
         self._chain: dict[tuple[str, int], dict[str, int]] = {}
@@ -193,7 +194,7 @@ class Repairer:
         checks: list[Check] = []
         for token in self.tokens:
             checks += verify_token(self.conn, self.rpc, self.chain_id, token, self.at,
-                                   top=self.top, sample=self.sample)
+                                   top=self.top, sample=self.sample, also=self.also)
         for c in checks:
             self._chain.setdefault((c.token, self.at), {})[c.what] = c.chain
         return checks
@@ -419,7 +420,7 @@ class Repairer:
 
 def repair(conn: psycopg.Connection, rpc: RpcClient, config: Config, at: int,
            tokens: Sequence[Token], checks: list[Check], *, top: int, sample: int,
-           dry_run: bool, say: Callable[[str], None]) -> Outcome:
+           dry_run: bool, say: Callable[[str], None], also: Sequence[str] = ()) -> Outcome:
     """Mend what `checks` (verify at block `at`) found; see the module's docstring."""
-    return Repairer(conn, rpc, config, at, tokens, top=top, sample=sample, say=say).run(
-        checks, dry_run=dry_run)
+    return Repairer(conn, rpc, config, at, tokens, top=top, sample=sample, say=say,
+                    also=also).run(checks, dry_run=dry_run)

@@ -44,6 +44,13 @@ MAX_REFETCHES = 3
 # head (non-archive nodes keep the state of the last 128 blocks).
 STATE_DEPTH = 64
 
+def _addresses(findings: list["Finding"]) -> str:
+    """' --address A --address B' for the differing balances of `findings` (verify checks its
+    largest holders and a sample; these may be neither)."""
+    return "".join(f" --address {a}" for a in dict.fromkeys(
+        f.what for f in findings if f.what != "totalSupply"))
+
+
 class AuditMismatch(Exception):
     """Indexed and chain figures differ at `block`: the logs after `good` are suspect."""
 
@@ -176,7 +183,7 @@ class Auditor:
             raise IndexerError(
                 f"audit: at block {block} {detail}, and already at block {good.number}, which an "
                 "audit had passed: a log before it is missing from the database. Run `indexer "
-                "verify --repair` to find and mend it, then sync again")
+                f"verify --repair{_addresses(findings)}` to find and mend it, then sync again")
         key = (good.number, block)
         self._refetches[key] = self._refetches.get(key, 0) + 1
         if self._refetches[key] > MAX_REFETCHES:
@@ -184,7 +191,7 @@ class Auditor:
                 f"audit: blocks {good.number + 1}-{block} still differ from the chain after "
                 f"{MAX_REFETCHES} refetches ({detail}): the RPC endpoint keeps answering "
                 "eth_getLogs with logs missing. Use another endpoint (rpc.url, "
-                "rpc.fallback_urls), then run `indexer verify --repair`")
+                f"rpc.fallback_urls), then run `indexer verify --repair{_addresses(findings)}`")
         raise AuditMismatch(good, block, detail)
 
     def _differs_at(self, conn, findings: list[Finding], block: int) -> bool:

@@ -131,6 +131,21 @@ def test_an_incomplete_refetch_is_asked_for_again_never_stored(chain, history, t
     assert_same_tables(dump_tables(database_url), history)
 
 
+def test_an_address_outside_the_checks_is_repaired_when_named(chain, history, tmp_path,
+                                                              database_url):
+    # What an audit names when it stops the sync may be neither a largest holder nor in the
+    # sample: --address adds it to the checks.
+    proxy = sync_dropping(chain, database_url, tmp_path, seed=4, drop_where=moves_tokens, **DROPS)
+    lost = next(e for e in proxy.dropped if int(e["topics"][1], 16) and int(e["topics"][2], 16))
+    receiver, block = "0x" + lost["topics"][2][-40:], int(lost["blockNumber"], 16)
+    path = config_at(chain, database_url, tmp_path)
+    assert receiver not in verify(path, "--top", "0", "--sample", "0").output
+    result = verify(path, "--repair", "--top", "0", "--sample", "0", "--address", receiver)
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"^  {receiver}  indexed \d+, on chain \d+$", result.output, re.MULTILINE)
+    assert block in repaired_blocks(result.output)
+
+
 def test_a_node_that_keeps_dropping_the_logs_stops_the_repair_with_nothing_changed(
         chain, history, tmp_path, database_url):
     sync_dropping(chain, database_url, tmp_path, seed=4, drop_where=moves_tokens, **DROPS)

@@ -25,3 +25,15 @@ def test_verify_token_asks_total_supply_then_one_batch_per_hundred_holders(monke
     assert checks[0] == Check("PAXG", "totalSupply", 10**21 + 0x1234, 10**21 + 0x1234)
     assert [c.what for c in checks[1:]] == holders
     assert [c for c in checks if not c.ok] == [Check("PAXG", holders[7], 1, 8000)]
+
+
+def test_verify_token_also_checks_the_addresses_it_is_given(monkeypatch):
+    picked = [holder(i) for i in range(3)]
+    monkeypatch.setattr(store, "indexed_supply", lambda *args: 10**21)
+    monkeypatch.setattr(store, "pick_holders", lambda *args: list(picked))
+    monkeypatch.setattr(store, "indexed_balances", lambda conn, chain, token, block, addresses:
+                        {a: int(a, 16) * 1000 for a in addresses})
+    rpc, _ = client(Contract(erc20))
+    checks = verify_token(None, rpc, 1, PAXG, 7, top=2, sample=1,
+                          also=[holder(9), holder(1), holder(9)])
+    assert [c.what for c in checks[1:]] == picked + [holder(9)]  # once each, after the picked
