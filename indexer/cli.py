@@ -204,10 +204,13 @@ def sync(ctx: Context, once: bool, metrics_port: int | None) -> None:
     # A quota pause belongs to a running sync: the next one finds out for itself.
     _record_usage(url, config.chain.id, {**usage, "paused_until": None, "pause_reason": None,
                                          "paused_endpoint": None})
+    auditor = syncer.auditor
+    audits = (f"; audits {auditor.audits} ({auditor.mismatches} found logs missing, fetched again)"
+              if auditor.audits else "")
     log.info(
-        "done: %d events in %d blocks, %.1fs (%.0f events/s), %d RPC requests (%d retried)%s%s",
+        "done: %d events in %d blocks, %.1fs (%.0f events/s), %d RPC requests (%d retried)%s%s%s",
         summary.events, summary.blocks, summary.seconds, summary.events_per_second,
-        summary.rpc_requests, summary.rpc_retries, usage_text(usage, "; "),
+        summary.rpc_requests, summary.rpc_retries, usage_text(usage, "; "), audits,
         "; stopped on request" if summary.stopped else "",
     )
     if server is not None:

@@ -45,6 +45,7 @@ def test_audit_catches_dropped_logs_and_the_result_equals_the_chain(
     assert proxy.dropped, "the proxy dropped nothing: the test proves nothing"
     assert result.exit_code == 0, result.output
     assert "audit: blocks" in result.output
+    assert "found logs missing, fetched again" in result.output.splitlines()[-1]
     assert dump_tables(database_url) == reference
 
 
