@@ -13,6 +13,13 @@ a dropped connection, a hang), the batch cap, the daily quota (HTTP 402), the ra
 each eth_getLogs is checked against the range/result caps. Every call is counted by method
 with what became of it.
 
+Silent log drops (`drop_share`, `drop_logs`, `drop_tail`, `drop_max`; none by default): a
+share of the eth_getLogs answers come back 200 OK with logs missing, as a fleet member with an
+incomplete log index answers (tests/faultproxy.py's fault of the same names). Which answers
+lose which logs is drawn from the seed, the call's parameters and how often those parameters
+were asked before, never from the order of requests, so concurrency does not change it. The
+gate records every log it took out as (block, log index).
+
 Billing: an admitted call costs its method's price whatever its answer (a range refusal
 costs as much as the logs would have); a call refused for rate, quota, batch size or a
 transport fault costs nothing. A request that costs more than one second's budget (a big
@@ -22,12 +29,16 @@ so it is slowed down, never refused forever.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import random
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable
+
+import orjson
 
 from benchmarks.synthnet.blocks import mix
 
@@ -133,6 +144,10 @@ class Profile:
     p_hang: float = 0.0             # no answer for hang_seconds, then closed
     hang_seconds: float = 35.0
     timestamps: bool = False        # logs carry blockTimestamp by default
+    drop_share: float = 0.0         # share of eth_getLogs answers that lose logs, still 200 OK
+    drop_logs: int = 0              # logs each such answer loses (0 = no drops)
+    drop_tail: bool = False         # ... the last ones of one block of the answer, not random ones
+    drop_max: int = 0               # at most this many answers lose logs in the route (0 = no cap)
     source: str = ""
 
     def cost(self, method: str) -> int:
@@ -232,6 +247,10 @@ FLAKY, BATCH, QUOTA, RATE, RANGE, RESULTS = "flaky", "batch", "quota", "rate", "
 REFUSALS = (RANGE, RESULTS, RATE, BATCH, QUOTA, FLAKY)
 
 
+# The most dropped logs `stats` lists (all are counted): enough to find them in a run's JSON.
+DROPPED_LISTED = 10_000
+
+
 class Stats:
     """What one route saw: per method calls, credits, refusals by kind; HTTP-level figures."""
 
@@ -247,6 +266,8 @@ class Stats:
         self.logs_served = 0
         self.headers_served = 0
         self.feed_calls = 0  # eth_calls to the price feeds' proxies and aggregators (server.py)
+        self.drop_answers = 0  # eth_getLogs answers served with logs taken out
+        self.dropped: list[tuple[int, int]] = []  # (block, log index) of every log taken out
         self.feed_credits = 0
         self.first = self.last = None
         self.latency_seconds = 0.0
@@ -265,6 +286,8 @@ class Stats:
             "bytes_out": self.bytes_out, "credits": self.credits, "logs_served": self.logs_served,
             "headers_served": self.headers_served, "latency_seconds": round(self.latency_seconds, 2),
             "feed_calls": self.feed_calls, "feed_credits": self.feed_credits,
+            "drops": {"answers": self.drop_answers, "logs": len(self.dropped),
+                      "dropped": [list(x) for x in self.dropped[:DROPPED_LISTED]]},
             "active_seconds": round((self.last - self.first), 2) if self.first else 0.0,
             "methods": {k: {**v, "refused": dict(v["refused"])} for k, v in sorted(self.methods.items())},
         }
@@ -292,6 +315,7 @@ class Gate:
         self.used_today = 0
         self.requests = 0
         self.hints = 0
+        self.drop_seen: Counter = Counter()  # eth_getLogs parameters -> times asked
 
     def _uniform(self, n: int, salt: int) -> float:
         return mix(self.seed * 1_000_003 + n * 8 + salt) / 2 ** 64
@@ -403,3 +427,38 @@ class Gate:
             self.hints += 1
             invert = p.invert_hint_every and self.hints % p.invert_hint_every == 0
         return answer(q.span, (hint, q.from_block) if invert else (q.from_block, hint))
+
+    def drop_logs(self, params, rendered: bytes, count: int) -> tuple[bytes, int]:
+        """The eth_getLogs answer (`rendered`, a JSON array of `count` logs) as the profile
+        serves it: whole, or, for a `drop_share` of calls, without `drop_logs` of its logs.
+
+        The draw is keyed by the seed, the call's parameters (not its id) and how often the
+        same parameters were asked before, so which answers lose logs does not depend on the
+        order in which concurrent requests arrive, and a second ask of a range draws afresh."""
+        p = self.profile
+        if not (p.drop_logs > 0 and p.drop_share > 0 and count):
+            return rendered, count
+        key = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
+        with self.lock:
+            seen = self.drop_seen[key]
+            self.drop_seen[key] += 1
+        digest = hashlib.blake2b(f"drop:{self.seed}:{seen}:".encode() + key, digest_size=16).digest()
+        if int.from_bytes(digest[:8], "big") / 2 ** 64 >= p.drop_share:
+            return rendered, count
+        rng = random.Random(digest)
+        logs = orjson.loads(rendered)
+        if p.drop_tail:
+            by_block: dict[str, list[int]] = {}
+            for i, entry in enumerate(logs):
+                by_block.setdefault(entry["blockNumber"], []).append(i)
+            gone = set(rng.choice(list(by_block.values()))[-p.drop_logs:])
+        else:
+            gone = set(rng.sample(range(len(logs)), min(p.drop_logs, len(logs))))
+        with self.lock:
+            if p.drop_max and self.stats.drop_answers >= p.drop_max:
+                return rendered, count
+            self.stats.drop_answers += 1
+            self.stats.dropped.extend((int(logs[i]["blockNumber"], 16), int(logs[i]["logIndex"], 16))
+                                      for i in sorted(gone))
+        kept = [entry for i, entry in enumerate(logs) if i not in gone]
+        return orjson.dumps(kept), len(kept)

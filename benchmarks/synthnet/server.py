@@ -7,9 +7,11 @@ prints `synthnet: listening on http://127.0.0.1:PORT` once the history is loaded
 and cached on the first run). JSON-RPC goes to a route, `POST /<profile>/<ts|nots>/<run>`,
 each with its own profile state (rate bucket, quota, counters). Routes are opened with
 `POST /_control {"op": "open", "profile": "infura", "timestamps": false}`; the same endpoint
-answers `stats`, `info`, `expect` (the history's log counts up to a block, and with
-`"prices": true` the price rows a reader must have stored: feeds.expected_prices), `floor`
-(with the price feeds' logs and calls unless `"prices": false`) and `shutdown`.
+answers `stats` (with `drops`: how many eth_getLogs answers silently lost logs, and the
+(block, log index) of each log taken out), `info`, `expect` (the history's log counts up to a
+block, and with `"prices": true` the price rows a reader must have stored:
+feeds.expected_prices), `floor` (with the price feeds' logs and calls unless `"prices":
+false`) and `shutdown`.
 `/none/nots/0` and `/none/ts/0` always exist (no limits).
 
 A threaded HTTP/1.1 server (keep-alive, one thread per connection): latency is a sleep in the
@@ -92,6 +94,7 @@ class Route:
                         answers.append({"jsonrpc": "2.0", "id": rid, "error": err})
                         continue
                     rendered, count = node.render_logs_json(q, self.timestamps)
+                    rendered, count = gate.drop_logs(params, rendered, count)
                     logs += count
                     result = orjson.Fragment(rendered)
                 else:
