@@ -12,6 +12,8 @@ Example:
     .venv/bin/python benchmarks/mainnet.py --timestamps both --profiles none
     .venv/bin/python benchmarks/mainnet.py --node-bench           # the node's own throughput
     .venv/bin/python benchmarks/mainnet.py --no-prices --profiles none   # without the feeds
+    .venv/bin/python benchmarks/mainnet.py --scale 0.01 --profiles none \
+        --set none.drop_share=0.02 --set none.drop_logs=2    # silent log drops, audited
 """
 
 from __future__ import annotations
@@ -388,10 +390,16 @@ def measure_profile(node: NodeProcess, admin_url: str, profile_name: str, timest
     cps = progress["checkpoints"]
     reached = min(cps.values()) if len(cps) == len(TOKENS) else (cps.get("PAXG") if cps else None)
     result["reached_block"] = reached
+    drops = injected_drops(stats)
+    if drops:
+        result["drops_injected"] = drops
+        say(f"[{tag}] drops injected {drops['answers']:,} ({drops['logs']:,} logs)")
     if finished:
         say(f"[{tag}] done in {sync['wall_seconds']}s; verifying...")
         result["verify"] = verify_stored(node, database_url, config, target, src, out_dir, tag,
                                          prices=prices)
+        # The check's verdict beside what it had to survive: logs = history after N drops.
+        result["verify"]["drops_injected"] = drops["answers"] if drops else 0
     elif reached is not None and reached > PAXG_START:
         floor_done = node.control(op="floor", profile=profile_name, timestamps=ts, to_block=reached,
                                   overrides=overrides, prices=prices)
@@ -408,6 +416,13 @@ def measure_profile(node: NodeProcess, admin_url: str, profile_name: str, timest
     say(f"[{tag}] {state}; {stats['http_requests']:,} HTTP requests, {stats['credits']:,} "
         f"{PROFILES[profile_name].unit}")
     return result
+
+
+def injected_drops(stats: dict) -> dict | None:
+    """The silent log drops the route injected (providers.py, drop_*): eth_getLogs answers
+    that lost logs and the logs lost, or None if it injected none."""
+    d = stats.get("drops") or {}
+    return {"answers": d["answers"], "logs": d["logs"]} if d.get("answers") else None
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -440,7 +455,8 @@ def _share(refused: int, calls: int) -> str:
 ROWS = (
     "profile", "result", "progress", "error", "wall time", "ETA whole history",
     "HTTP requests", "eth_getLogs", "  eth_getLogs refused", "headers", "  headers refused",
-    "other calls", "  other refused", "refused, % of calls", "batches (items, largest)", "MB served",
+    "other calls", "  other refused", "refused, % of calls", "drops injected",
+    "batches (items, largest)", "MB served",
     "credits", "share of free tier", "whole history, projected",
     "floor: eth_getLogs + headers", "floor: credits", "floor: time at the rate limit",
     "floor: share of free tier", "calls / floor", "prices: phase calls", "prices: floor adds",
@@ -490,6 +506,9 @@ def column(r: dict) -> dict[str, str]:
     total_refused = {k: sum(m.get("refused", {}).get(k, 0) for m in methods.values()) for k in REFUSALS}
     col["refused, % of calls"] = ", ".join(f"{k} {_share(v, all_calls)}"
                                            for k, v in total_refused.items() if v) or "none"
+    drops = r.get("drops_injected")
+    if drops:
+        col["drops injected"] = f"{drops['answers']:,} answers ({drops['logs']:,} logs)"
     col["batches (items, largest)"] = f"{s['batches']:,} ({s['batch_items']:,}, {s['largest_batch']:,})"
     col["MB served"] = f"{s['bytes_out'] / 2**20:,.0f}"
     col["credits"] = f"{s['credits']:,} {p.unit}"
@@ -532,6 +551,8 @@ def column(r: dict) -> dict[str, str]:
                         f"{fees:,} {'=' if fees == v.get('expected_fee_legs') else '!='} "
                         f"{v.get('expected_fee_legs') or 0:,}"
                         + (f", {v['estimated_times']:,} times estimated" if v.get("estimated_times")
+                           else "")
+                        + (f", drops injected {v['drops_injected']:,}" if v.get("drops_injected")
                            else ""))
         pv = v.get("prices")
         if pv:
@@ -671,7 +692,9 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=900,
                     help="stop each sync after this long (SIGTERM) and extrapolate (default 900)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="PROFILE.KEY=VALUE",
-                    help="change a profile figure, e.g. infura.daily_quota=200000 (repeatable)")
+                    help="change a profile figure, e.g. infura.daily_quota=200000, or inject silent "
+                         "log drops: none.drop_share=0.02 none.drop_logs=2 [none.drop_tail=true] "
+                         "[none.drop_max=10] (repeatable)")
     ap.add_argument("--sync-set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra [sync] setting for the indexer (repeatable)")
     ap.add_argument("--rpc-set", action="append", default=[], metavar="KEY=VALUE",
