@@ -460,3 +460,134 @@ def test_mainnet_check_prices_accepts_the_history_and_flags_what_differs(node, h
     first = rows["XAU/USD"][0]
     changed = {**rows, "XAU/USD": [first[:4] + (first[4] + 1,) + first[5:]] + rows["XAU/USD"][1:]}
     assert "digests differ" in mainnet.check_prices(_FakeConn(answers(changed)), expected)["problems"][0]
+
+
+# -- silent log drops ------------------------------------------------------------------------
+
+def _log_ranges(history, n: int, span: int = 20_000) -> list[list[dict]]:
+    """eth_getLogs parameters of n ranges that each start at a block holding logs."""
+    starts = sorted(set(history.block))[::7][:n]
+    return [[{"fromBlock": hex(b), "toBlock": hex(b + span)}] for b in starts]
+
+
+def _served(node, gate, calls) -> list[tuple[list, list]]:
+    """(whole answer, served answer) of each eth_getLogs call through the gate."""
+    out = []
+    for params in calls:
+        rendered, count = node.render_logs_json(node.plan_logs(params), False)
+        served, served_count = gate.drop_logs(params, rendered, count)
+        whole, kept = orjson.loads(rendered), orjson.loads(served)
+        assert len(kept) == served_count
+        out.append((whole, kept))
+    return out
+
+
+def _drop_gate(seed: int = 1, **figures) -> Gate:
+    return Gate(with_overrides(PROFILES["none"], {k: str(v) for k, v in figures.items()}), seed=seed)
+
+
+def _lost(whole: list, kept: list) -> list[tuple[int, int]]:
+    have = {(x["blockNumber"], x["logIndex"]) for x in kept}
+    return [(int(x["blockNumber"], 16), int(x["logIndex"], 16)) for x in whole
+            if (x["blockNumber"], x["logIndex"]) not in have]
+
+
+def test_drops_are_deterministic_per_seed_whatever_the_order_of_requests(node, history):
+    calls = _log_ranges(history, 300)
+    figures = {"drop_share": 0.2, "drop_logs": 2}
+    first = _drop_gate(**figures)
+    _served(node, first, calls)
+    again = _drop_gate(**figures)
+    _served(node, again, list(reversed(calls)))  # as if concurrent requests arrived otherwise
+    other = _drop_gate(seed=2, **figures)
+    _served(node, other, calls)
+    assert first.stats.drop_answers > 20
+    assert sorted(first.stats.dropped) == sorted(again.stats.dropped)
+    assert sorted(first.stats.dropped) != sorted(other.stats.dropped)
+
+
+def test_drop_share_is_about_right_and_answers_stay_200_with_logs_missing(node, history):
+    calls = _log_ranges(history, 1_500, span=2_000)
+    gate = _drop_gate(drop_share=0.1, drop_logs=2)
+    served = _served(node, gate, calls)
+    hit = [(w, k) for w, k in served if len(k) < len(w)]
+    assert 0.07 < len(hit) / len(served) < 0.13
+    assert all(len(w) - len(k) == min(2, len(w)) for w, k in hit)
+    assert all(k == [x for x in w if x in k] for w, k in hit)  # the rest unchanged, in order
+    lost = [x for w, k in hit for x in _lost(w, k)]
+    assert gate.stats.drop_answers == len(hit) and sorted(gate.stats.dropped) == sorted(lost)
+    assert gate.stats.as_dict()["drops"]["logs"] == len(lost)
+
+
+def test_drop_tail_removes_the_last_logs_of_one_block_only(node, history):
+    gate = _drop_gate(drop_share=1, drop_logs=2, drop_tail="true")
+    served = _served(node, gate, _log_ranges(history, 200))
+    tails = 0
+    for whole, kept in served:
+        lost = _lost(whole, kept)
+        blocks = {b for b, _ in lost}
+        assert len(blocks) == 1
+        block = blocks.pop()
+        in_block = [int(x["logIndex"], 16) for x in whole if int(x["blockNumber"], 16) == block]
+        assert [i for _, i in lost] == in_block[-2:]
+        tails += len(in_block) > 2
+    assert tails > 10  # blocks with more logs than the tail, whose first logs stayed
+
+
+def test_drop_max_caps_the_answers_that_lose_logs(node, history):
+    gate = _drop_gate(drop_share=1, drop_logs=1, drop_max=3)
+    served = _served(node, gate, _log_ranges(history, 50))
+    assert sum(len(k) < len(w) for w, k in served) == 3
+    assert gate.stats.drop_answers == 3 and len(gate.stats.dropped) == 3
+
+
+def test_no_profile_drops_logs_by_default(node, history):
+    calls = _log_ranges(history, 50)
+    for profile in PROFILES.values():
+        gate = Gate(profile, seed=1)
+        assert all(w == k for w, k in _served(node, gate, calls)), profile.name
+        assert gate.stats.as_dict()["drops"] == {"answers": 0, "logs": 0, "dropped": []}
+
+
+def test_route_drops_logs_and_mainnet_reports_them(node, history):
+    from benchmarks import mainnet
+    from benchmarks.synthnet.server import Server
+
+    server = Server(("127.0.0.1", 0), node, history, 3)
+    try:
+        overrides = {k: v for k, v in mainnet.parse_overrides(
+            ["none.drop_share=1", "none.drop_logs=2", "none.drop_max=4"])["none"].items()}
+        path = server.control({"op": "open", "profile": "none", "overrides": overrides})["path"]
+        route = server.routes[path]
+        body = orjson.dumps([{"jsonrpc": "2.0", "id": i, "method": "eth_getLogs", "params": params}
+                             for i, params in enumerate(_log_ranges(history, 6))])
+        action, status, _, out, _ = route.serve(body)
+        assert (action, status) == ("answer", 200) and all("result" in a for a in orjson.loads(out))
+        stats = server.control({"op": "stats", "path": path})
+        plain = server.control({"op": "stats", "path": "/none/nots/0"})
+    finally:
+        server.server_close()
+    assert stats["drops"]["answers"] == 4 and stats["drops"]["logs"] == 8
+    assert len(stats["drops"]["dropped"]) == 8 and plain["drops"]["answers"] == 0
+    assert mainnet.injected_drops(stats) == {"answers": 4, "logs": 8}
+    assert mainnet.injected_drops(plain) is None
+
+
+def test_mainnet_check_row_carries_the_drops_injected():
+    from benchmarks import mainnet
+
+    stats = {"http_requests": 10, "methods": {}, "batches": 0, "batch_items": 0, "largest_batch": 0,
+             "bytes_out": 0, "credits": 10, "drops": {"answers": 4, "logs": 8, "dropped": []}}
+    verify = {"ok": False, "counts_ok": False, "verify": {"agree": 3, "checks": 4}, "blocks_checked": 5,
+              "blocks_bad": 0, "fee_legs": 1, "expected_fee_legs": 1, "drops_injected": 4}
+    run = {"profile": "none", "timestamps": False, "node": stats, "floor": {
+               "calls": {"eth_getLogs": 1, "eth_getBlockByNumber": 1}, "credits": 2,
+               "linked_extra_headers": 0, "linked_credits": 0, "total_calls": 2},
+           "sync": {"stopped": False, "exit_code": 0, "wall_seconds": 1.0, "peak_rss_mb": 1.0,
+                    "cpu_seconds": {}},
+           "drops_injected": mainnet.injected_drops(stats), "verify": verify}
+    col = mainnet.column(run)
+    assert col["result"].startswith("done, WRONG")
+    assert col["check"].startswith("logs != history") and col["check"].endswith("drops injected 4")
+    assert col["drops injected"] == "4 answers (8 logs)"
+    assert "drops injected" in mainnet.table([run])
