@@ -694,7 +694,7 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="PROFILE.KEY=VALUE",
                     help="change a profile figure, e.g. infura.daily_quota=200000, or inject silent "
                          "log drops: none.drop_share=0.02 none.drop_logs=2 [none.drop_tail=true] "
-                         "[none.drop_max=10] (repeatable)")
+                         "[none.drop_max=10] [none.drop_events=Transfer] (repeatable)")
     ap.add_argument("--sync-set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra [sync] setting for the indexer (repeatable)")
     ap.add_argument("--rpc-set", action="append", default=[], metavar="KEY=VALUE",

@@ -591,3 +591,20 @@ def test_mainnet_check_row_carries_the_drops_injected():
     assert col["check"].startswith("logs != history") and col["check"].endswith("drops injected 4")
     assert col["drops injected"] == "4 answers (8 logs)"
     assert "drops injected" in mainnet.table([run])
+
+
+@pytest.mark.parametrize("tail", [False, True])
+def test_drop_events_takes_only_logs_of_those_events(node, history, tail):
+    transfer = ev.TOPIC0[ev.P_TRANSFER]
+    gate = _drop_gate(drop_share=1, drop_logs=2, drop_tail=tail, drop_events="Transfer")
+    served = _served(node, gate, _log_ranges(history, 200))
+    kinds = {(x["blockNumber"], x["logIndex"]): x["topics"][0] for w, _ in served for x in w}
+    lost = [(hex(b), hex(i)) for w, k in served for b, i in _lost(w, k)]
+    assert len(lost) > 100
+    if tail:  # a block's tail holding at least one transfer, the rest of the tail with it
+        assert any(kinds[x] == transfer for x in lost)
+    else:
+        assert all(kinds[x] == transfer for x in lost)
+    assert any(t != transfer for w, _ in served for t in (x["topics"][0] for x in w))
+    with pytest.raises(ValueError, match="unknown event"):
+        _drop_gate(drop_share=1, drop_logs=2, drop_events="Transfer,Nope")

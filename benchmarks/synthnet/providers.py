@@ -13,7 +13,8 @@ a dropped connection, a hang), the batch cap, the daily quota (HTTP 402), the ra
 each eth_getLogs is checked against the range/result caps. Every call is counted by method
 with what became of it.
 
-Silent log drops (`drop_share`, `drop_logs`, `drop_tail`, `drop_max`; none by default): a
+Silent log drops (`drop_share`, `drop_logs`, `drop_tail`, `drop_max`, `drop_events`; none by
+default): a
 share of the eth_getLogs answers come back 200 OK with logs missing, as a fleet member with an
 incomplete log index answers (tests/faultproxy.py's fault of the same names). Which answers
 lose which logs is drawn from the seed, the call's parameters and how often those parameters
@@ -40,6 +41,7 @@ from typing import Callable
 
 import orjson
 
+from benchmarks.synthnet import events as ev
 from benchmarks.synthnet.blocks import mix
 
 # (http status, JSON-RPC error object) for a refused eth_getLogs, from the number of blocks
@@ -148,6 +150,7 @@ class Profile:
     drop_logs: int = 0              # logs each such answer loses (0 = no drops)
     drop_tail: bool = False         # ... the last ones of one block of the answer, not random ones
     drop_max: int = 0               # at most this many answers lose logs in the route (0 = no cap)
+    drop_events: str = ""           # only logs of these events ("Transfer,AnswerUpdated"); "" = any
     source: str = ""
 
     def cost(self, method: str) -> int:
@@ -316,6 +319,7 @@ class Gate:
         self.requests = 0
         self.hints = 0
         self.drop_seen: Counter = Counter()  # eth_getLogs parameters -> times asked
+        self.drop_topics = _event_topics(profile.drop_events)
 
     def _uniform(self, n: int, salt: int) -> float:
         return mix(self.seed * 1_000_003 + n * 8 + salt) / 2 ** 64
@@ -447,13 +451,23 @@ class Gate:
             return rendered, count
         rng = random.Random(digest)
         logs = orjson.loads(rendered)
-        if p.drop_tail:
+        topics = self.drop_topics
+
+        def droppable(i: int) -> bool:
+            return topics is None or logs[i]["topics"][0] in topics
+
+        if p.drop_tail:  # a tail holding one log of the events asked for
             by_block: dict[str, list[int]] = {}
             for i, entry in enumerate(logs):
                 by_block.setdefault(entry["blockNumber"], []).append(i)
-            gone = set(rng.choice(list(by_block.values()))[-p.drop_logs:])
+            tails = [ix[-p.drop_logs:] for ix in by_block.values()
+                     if any(droppable(i) for i in ix[-p.drop_logs:])]
+            gone = set(rng.choice(tails)) if tails else set()
         else:
-            gone = set(rng.sample(range(len(logs)), min(p.drop_logs, len(logs))))
+            candidates = [i for i in range(len(logs)) if droppable(i)]
+            gone = set(rng.sample(candidates, min(p.drop_logs, len(candidates))))
+        if not gone:
+            return rendered, count
         with self.lock:
             if p.drop_max and self.stats.drop_answers >= p.drop_max:
                 return rendered, count
@@ -462,3 +476,15 @@ class Gate:
                                       for i in sorted(gone))
         kept = [entry for i, entry in enumerate(logs) if i not in gone]
         return orjson.dumps(kept), len(kept)
+
+
+def _event_topics(names: str) -> frozenset[str] | None:
+    """The topic0s of the events named in `drop_events` (any kind of that name), None for all."""
+    wanted = {n.strip() for n in names.split(",") if n.strip()}
+    if not wanted:
+        return None
+    known = {k.name for k in ev.KINDS.values()}
+    if wanted - known:
+        raise ValueError(f"drop_events: unknown event(s) {', '.join(sorted(wanted - known))}; "
+                         f"known: {', '.join(sorted(known))}")
+    return frozenset(ev.TOPIC0[code] for code, k in ev.KINDS.items() if k.name in wanted)
