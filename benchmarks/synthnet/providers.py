@@ -14,12 +14,11 @@ each eth_getLogs is checked against the range/result caps. Every call is counted
 with what became of it.
 
 Silent log drops (`drop_share`, `drop_logs`, `drop_tail`, `drop_max`, `drop_events`; none by
-default): a
-share of the eth_getLogs answers come back 200 OK with logs missing, as a fleet member with an
-incomplete log index answers (tests/faultproxy.py's fault of the same names). Which answers
-lose which logs is drawn from the seed, the call's parameters and how often those parameters
-were asked before, never from the order of requests, so concurrency does not change it. The
-gate records every log it took out as (block, log index).
+default): a share of the eth_getLogs answers come back 200 OK with logs missing, as a fleet
+member with an incomplete log index answers (tests/faultproxy.py's fault of the same names).
+Which answers lose which logs is drawn from the seed, the call's parameters and how often
+those parameters were asked before, never from the order of requests, so concurrency does
+not change it. The gate records every log it took out as (block, log index).
 
 Billing: an admitted call costs its method's price whatever its answer (a range refusal
 costs as much as the logs would have); a call refused for rate, quota, batch size or a
