@@ -758,7 +758,7 @@ def main() -> None:
         if args.node_bench:
             result["node_bench"] = node_bench(node, out_dir)
             out_path = out_path.with_name(out_path.stem + "-node.json")
-            out_path.write_text(json.dumps(result, indent=2) + "\n")
+            out_path.write_text(json.dumps(result, indent=2, default=str) + "\n")
             say(f"wrote {out_path}")
             return
         target = info["head"] - confirmations
@@ -781,12 +781,12 @@ def main() -> None:
             for ts in modes:
                 runs.append(measure_profile(node, admin_url, name, ts, args, roots, src, out_dir, target))
                 result["runs"] = runs
-                out_path.write_text(json.dumps(result, indent=2) + "\n")
+                out_path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     finally:
         node.stop()
     text = table(result["runs"])
     result["table"] = text
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    out_path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(table(result["runs"], markdown=True) if args.markdown else text)
     say(f"wrote {out_path}")
 
