@@ -215,7 +215,7 @@ class RpcClient:
         for err in items:  # one call refused for rate or quota: the batch is sent again
             if isinstance(err, (RateLimited, QuotaExhausted)):
                 raise err
-        if pacer.paused and pacer.resume():
+        if pacer.paused and pacer.resume(sent_at):
             log.warning("%s answers again: the quota pause is over", endpoint.safe_url)
             if self.metrics is not None:
                 self.metrics.rpc_quota(None)

@@ -230,6 +230,7 @@ class Pacer:
         self.quota_retry_seconds = quota_retry_seconds
         self.daily_reset_utc = daily_reset_utc or pricing.daily_reset_utc
         self.paused_until: float | None = None  # wall-clock end of a quota pause
+        self._paused_at: float | None = None  # clock time of the last refusal that paused it
         self.pause_reason: str | None = None
         self.listeners: list[PauseListener] = []
         self._recent: collections.deque[tuple[float, float]] = collections.deque()
@@ -353,13 +354,18 @@ class Pacer:
             else:
                 until = now + self.quota_retry_seconds
             self.paused_until, self.pause_reason = until, reason
+            self._paused_at = self.clock()
         self._tell(until, reason)
         return until, state
 
-    def resume(self) -> bool:
-        """A request was answered: any quota pause is over. Returns whether one was."""
+    def resume(self, sent_at: float | None = None) -> bool:
+        """A request (sent at clock time `sent_at`) was answered: any quota pause is over,
+        unless the request went out before the refusal that paused it (another thread's answer
+        still in flight says nothing of the quota now). Returns whether a pause ended."""
         with self._lock:
             if self.paused_until is None:
+                return False
+            if sent_at is not None and self._paused_at is not None and sent_at < self._paused_at:
                 return False
             self.paused_until = self.pause_reason = None
         self._tell(None, None)

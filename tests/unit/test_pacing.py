@@ -310,3 +310,16 @@ def test_usage_counts_requests_calls_credits_and_refusals():
         "credits": {"eth_getBlockByNumber": 240, "eth_getLogs": 255},
         "refused": {"rate": 1, "range": 1},
     }
+
+
+def test_an_answer_to_a_request_sent_before_the_pause_does_not_end_it():
+    """Ranges in flight: a request that left before another thread's 402 may still be answered;
+    that answer says nothing of the quota now, so the pause (said once) goes on."""
+    clock = Clock()
+    p = pacer(clock, "none", quota_retry_seconds=600)
+    sent_before = clock()
+    clock.sleep(1)
+    p.pause("HTTP 402: Payment Required")
+    assert not p.resume(sent_before) and p.paused
+    clock.sleep(1)
+    assert p.resume(clock()) and not p.paused
