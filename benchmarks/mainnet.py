@@ -376,6 +376,12 @@ def measure_profile(node: NodeProcess, admin_url: str, profile_name: str, timest
     database_url = fresh_database(admin_url, "bench_mainnet")
     config = (out_dir / f"mainnet-{tag}.toml").resolve()
     user_rpc = [] if args.unconfigured else CONFIGURED_RPC.get(profile_name, [])
+    if args.fallback:
+        # A second endpoint: the same node through another profile's route, without the
+        # --set changes (drops) of the first, for sync.cross_check and the audits' refetches.
+        second = node.control(op="open", profile=args.fallback, timestamps=ts, overrides={})
+        user_rpc = user_rpc + [f'fallback_urls = ["{node.url + second["path"]}"]']
+        say(f"[{tag}] fallback route {second['path']} ({args.fallback}, no --set changes)")
     write_config(config, node.url + route["path"], database_url, args.sync_set,
                  user_rpc + args.rpc_set, prices=prices, audit_settings=args.audit_set)
     say(f"[{tag}] indexer sync --once (at most {args.max_seconds:g}s)...")
@@ -714,6 +720,10 @@ def main() -> None:
                     help="print the table of an earlier run's JSON and exit (with --markdown: as markdown)")
     ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
     ap.add_argument("--rebuild", action="store_true", help="regenerate the history even if cached")
+    ap.add_argument("--fallback", default=None, metavar="PROFILE",
+                    help="give the indexer a second endpoint: a route of PROFILE on the same node, "
+                         "without the --set changes of the profile measured (e.g. with drops and "
+                         "--sync-set cross_check=1)")
     ap.add_argument("--audit-set", action="append", default=[], metavar="KEY=VALUE",
                     help="an [audit] setting for the indexer, e.g. enabled=false (repeatable): with "
                          "a run that audits, what the audits cost")
