@@ -86,39 +86,30 @@ class Contracts:
 
     def balances_of(self, token: str, holders: Sequence[str], block: Block = "latest") -> list[int]:
         """balanceOf(holder) for each of `holders`, in order: one batch per 100 holders."""
-        erc20 = self._functions(token, "erc20")
-        out: list[int] = []
-        for start in range(0, len(holders), BALANCES_PER_BATCH):
-            chunk = holders[start:start + BALANCES_PER_BATCH]
-            out += self._read([erc20.balanceOf(self.w3.to_checksum_address(h)) for h in chunk],
-                              block)
-        return out
+        return self.supply_and_balances(token, holders, block, supply=False)[1]
 
-    def supplies_and_balances(self, reads: dict[str, Sequence[str]], block: Block
-                              ) -> dict[str, tuple[int, list[int]]]:
-        """Per token address: (totalSupply, [balanceOf(holder) for its holders]) at `block`,
-        every token's in one batch (the sync's audit)."""
+    def supplies_and_balances(self, reads: dict[str, Sequence[str]], block: Block,
+                              supply: bool = True) -> dict[str, tuple[int | None, list[int]]]:
+        """Per token address: (totalSupply() (unless `supply` is False: None),
+        [balanceOf(holder) for its holders]) at `block`, every token's calls together in
+        batches of 100 (an audit's few in one request)."""
         calls = []
         for token, holders in reads.items():
             erc20 = self._functions(token, "erc20")
-            calls.append(erc20.totalSupply())
+            if supply:
+                calls.append(erc20.totalSupply())
             calls += [erc20.balanceOf(self.w3.to_checksum_address(h)) for h in holders]
-        results = iter(self._read(calls, block))
-        return {token: (next(results), [next(results) for _ in holders])
+        out: list[int] = []
+        for start in range(0, len(calls), BALANCES_PER_BATCH):
+            out += self._read(calls[start:start + BALANCES_PER_BATCH], block)
+        results = iter(out)
+        return {token: (next(results) if supply else None, [next(results) for _ in holders])
                 for token, holders in reads.items()}
 
     def supply_and_balances(self, token: str, holders: Sequence[str], block: Block,
                             supply: bool = True) -> tuple[int | None, list[int]]:
-        """totalSupply() (unless `supply` is False: None) and balanceOf(holder) for each of
-        `holders` at `block`: one batch per 100 calls, the supply in the first (one token:
-        a step of the repair's bisection)."""
-        erc20 = self._functions(token, "erc20")
-        calls = [erc20.totalSupply()] if supply else []
-        calls += [erc20.balanceOf(self.w3.to_checksum_address(h)) for h in holders]
-        out: list[int] = []
-        for start in range(0, len(calls), BALANCES_PER_BATCH):
-            out += self._read(calls[start:start + BALANCES_PER_BATCH], block)
-        return (out[0], out[1:]) if supply else (None, out)
+        """supplies_and_balances of one token (a step of the repair's bisection)."""
+        return self.supplies_and_balances({token: holders}, block, supply)[token]
 
     def decimals(self, token: str) -> int:
         [decimals] = self._read([self._functions(token, "erc20").decimals()], "latest")
