@@ -152,16 +152,7 @@ class Auditor:
         finally:
             self.spent += self.rpc.cost() - before
         self.audits += 1
-        findings = []
-        for symbol, holders in reads.items():
-            supply, balances = chain[self.tokens[symbol].address]
-            indexed = store.indexed_supply(conn, self.chain_id, symbol, block)
-            if indexed != supply:
-                findings.append(Finding(symbol, "totalSupply", indexed, supply))
-            if holders:
-                mine = store.indexed_balances(conn, self.chain_id, symbol, block, holders)
-                findings += [Finding(symbol, h, mine[h], b) for h, b in zip(holders, balances)
-                             if mine[h] != b]
+        findings = self._compare(conn, reads, chain, block)
         if not findings:
             self.good = checkpoint
             return
@@ -205,14 +196,23 @@ class Auditor:
             chain = self._read_chain({self.tokens[t].address: h for t, h in reads.items()}, block)
         except MissingState:
             return False  # cannot tell: fetch the stretch again, as for a recent loss
+        return bool(self._compare(conn, reads, chain, block))
+
+    def _compare(self, conn, reads: dict[str, list[str]], chain: dict[str, tuple[int, list[int]]],
+                 block: int) -> list[Finding]:
+        """Where the chain's supply and balances at `block` (`chain`, by token address) differ
+        from the indexed ones."""
+        findings = []
         for symbol, holders in reads.items():
             supply, balances = chain[self.tokens[symbol].address]
-            if store.indexed_supply(conn, self.chain_id, symbol, block) != supply:
-                return True
-            mine = store.indexed_balances(conn, self.chain_id, symbol, block, holders)
-            if any(mine[h] != b for h, b in zip(holders, balances)):
-                return True
-        return False
+            indexed = store.indexed_supply(conn, self.chain_id, symbol, block)
+            if indexed != supply:
+                findings.append(Finding(symbol, "totalSupply", indexed, supply))
+            if holders:
+                mine = store.indexed_balances(conn, self.chain_id, symbol, block, holders)
+                findings += [Finding(symbol, h, mine[h], b) for h, b in zip(holders, balances)
+                             if mine[h] != b]
+        return findings
 
     def _read_chain(self, reads: dict[str, list[str]], block: int) -> dict[str, tuple[int, list[int]]]:
         """totalSupply and the balances at `block`, every token's in one batch. A token with no
