@@ -37,6 +37,16 @@ _COPY_PRICES = sql.SQL("COPY prices ({}) FROM STDIN").format(
     sql.SQL(", ").join(sql.Identifier(c) for c in PRICE_COLUMNS)
 )
 
+# A `blocks` row b that nothing holds on to: no stored log, no checkpoint (a token's or a price
+# feed aggregator's) is at its block. write_batch and replace_block drop such rows outside the
+# reorg window, so `blocks` holds the same rows whatever the batch boundaries were.
+_BLOCK_UNUSED = """
+    NOT EXISTS (SELECT 1 FROM logs l WHERE l.chain_id = b.chain_id AND l.block_number = b.number)
+    AND NOT EXISTS (SELECT 1 FROM checkpoints c
+                    WHERE c.chain_id = b.chain_id AND c.block_number = b.number)
+    AND NOT EXISTS (SELECT 1 FROM price_aggregators a
+                    WHERE a.chain_id = b.chain_id AND a.block_number = b.number)"""
+
 
 @dataclass(frozen=True, slots=True)
 class Header:
@@ -129,14 +139,14 @@ def load_checkpoints(conn: psycopg.Connection, chain_id: int) -> dict[str, Check
     return {r[0]: Checkpoint(r[0], r[1], r[2]) for r in rows}
 
 
-def load_aggregator_checkpoints(conn: psycopg.Connection, chain_id: int) -> dict[str, Checkpoint]:
-    """The price feed aggregators' checkpoints, by their key ('XAU/USD@3'); only those that
-    have one."""
+def load_source_checkpoints(conn: psycopg.Connection, chain_id: int) -> dict[str, Checkpoint]:
+    """Every log source's checkpoint: the tokens' (by symbol) and the price feed aggregators'
+    that have one (by their key, 'XAU/USD@3')."""
     rows = conn.execute(
         """SELECT feed || '@' || phase_id, block_number, block_hash FROM price_aggregators
            WHERE chain_id = %s AND block_number IS NOT NULL""", (chain_id,)
     ).fetchall()
-    return {r[0]: Checkpoint(r[0], r[1], r[2]) for r in rows}
+    return {**load_checkpoints(conn, chain_id), **{r[0]: Checkpoint(r[0], r[1], r[2]) for r in rows}}
 
 
 # -- price feeds (revision 0011) ------------------------------------------------------------------
@@ -323,13 +333,7 @@ def write_batch(
             if left:
                 cur.execute(
                     """DELETE FROM blocks b WHERE b.chain_id = %s AND b.number = ANY(%s)
-                       AND (%s::bigint IS NULL OR b.number < %s)
-                       AND NOT EXISTS (SELECT 1 FROM logs l
-                                       WHERE l.chain_id = b.chain_id AND l.block_number = b.number)
-                       AND NOT EXISTS (SELECT 1 FROM checkpoints c
-                                       WHERE c.chain_id = b.chain_id AND c.block_number = b.number)
-                       AND NOT EXISTS (SELECT 1 FROM price_aggregators a
-                                       WHERE a.chain_id = b.chain_id AND a.block_number = b.number)""",
+                       AND (%s::bigint IS NULL OR b.number < %s) AND """ + _BLOCK_UNUSED,
                     (chain_id, left, window_from, window_from),
                 )
             if finalized is not None:
@@ -544,13 +548,7 @@ def replace_block(conn: psycopg.Connection, chain_id: int, number: int, tokens: 
             # checkpoint or a header of the reorg window (those have their parent_hash).
             cur.execute(
                 """DELETE FROM blocks b WHERE b.chain_id = %s AND b.number = %s
-                   AND b.parent_hash IS NULL
-                   AND NOT EXISTS (SELECT 1 FROM logs l
-                                   WHERE l.chain_id = b.chain_id AND l.block_number = b.number)
-                   AND NOT EXISTS (SELECT 1 FROM checkpoints c
-                                   WHERE c.chain_id = b.chain_id AND c.block_number = b.number)
-                   AND NOT EXISTS (SELECT 1 FROM price_aggregators a
-                                   WHERE a.chain_id = b.chain_id AND a.block_number = b.number)""",
+                   AND b.parent_hash IS NULL AND """ + _BLOCK_UNUSED,
                 (chain_id, number))
             if rows and estimated:
                 cur.execute("""INSERT INTO estimated_times (chain_id, block_number) VALUES (%s, %s)

@@ -139,30 +139,21 @@ class Syncer:
                 if attempt == WRITE_ATTEMPTS:
                     raise IndexerError(f"PostgreSQL keeps failing: {str(exc).strip()[:200]}") from None
                 self._reconnect(exc)
-                cps = {**store.load_checkpoints(self.conn, chain_id),
-                       **store.load_aggregator_checkpoints(self.conn, chain_id)}
+                cps = store.load_source_checkpoints(self.conn, chain_id)
                 done = batch.checkpoint.number
                 if all(t in cps and cps[t].block_number >= done for t in batch.tokens + batch.feeds):
                     return  # the commit reached the server before the connection dropped
 
     def _load_positions(self) -> tuple[dict[str, int], dict[str, str | None], DecodeState]:
         cfg = self.config
-        checkpoints = self._db(store.load_checkpoints, cfg.chain.id)
+        checkpoints = self._db(store.load_source_checkpoints, cfg.chain.id)
         next_block, hashes = {}, {}
-        for t in cfg.enabled_tokens:
+        for t in (*cfg.enabled_tokens, *self.aggregators):  # the walk's log sources
             cp = checkpoints.get(t.symbol)
             if cp is not None and cp.block_number + 1 >= t.start_block:
                 next_block[t.symbol], hashes[t.symbol] = cp.block_number + 1, cp.block_hash
             else:
                 next_block[t.symbol], hashes[t.symbol] = t.start_block, None
-        feed_checkpoints = self._db(store.load_aggregator_checkpoints, cfg.chain.id) \
-            if self.aggregators else {}
-        for a in self.aggregators:
-            cp = feed_checkpoints.get(a.symbol)
-            if cp is not None and cp.block_number + 1 >= a.start_block:
-                next_block[a.symbol], hashes[a.symbol] = cp.block_number + 1, cp.block_hash
-            else:
-                next_block[a.symbol], hashes[a.symbol] = a.start_block, None
         upgrades = self._db(store.load_implementations, cfg.chain.id)
         state = DecodeState(
             fee_recipient=dict(self._db(store.load_fee_recipients, cfg.chain.id)),
