@@ -127,6 +127,10 @@ class AuditConfig:
     budget_share: float = 0.03
     # Audit every N committed batches instead of by the budget (0: by the budget).
     every_batches: int = 0
+    # Check that each eth_getLogs answer holds every log of the transactions it shows (a PAXG
+    # transfer's fee leg, a mint's two logs, ...; indexer/completeness.py) and ask again if not.
+    # Costs no request; independent of `enabled`.
+    whole_transactions: bool = True
 
 
 @dataclass(frozen=True, slots=True)

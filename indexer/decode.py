@@ -52,11 +52,15 @@ class DecodeState:
     legs (absent: it does, as PAXG V1). `implementation_fee_legs`: whether an implementation
     does, by its address; every implementation an `Upgraded` log of the range names must be in
     it (the caller asks the chain: upgraded_implementations, indexer/proxies.py).
+    `chain_gaps`: see indexer/completeness.py.
     """
 
     fee_recipient: dict[str, str | None] = field(default_factory=dict)
     fee_legs: dict[str, bool] = field(default_factory=dict)
     implementation_fee_legs: dict[str, bool] = field(default_factory=dict)
+    # Rules of indexer.completeness the chain itself was seen breaking (the same gap in every
+    # answer asked for), with how many times; a rule seen often enough is no longer checked.
+    chain_gaps: dict[str, int] = field(default_factory=dict)
 
 
 def _addr(word: str) -> str:

@@ -30,6 +30,7 @@ class NullMetrics:
     def reorg(self, depth: int) -> None: ...
     def audit(self, result: str) -> None: ...
     def cross_check(self, result: str) -> None: ...
+    def incomplete_answer(self, result: str) -> None: ...
     def database_ok(self, ok: bool) -> None: ...
     def set_indexed(self, token: str, block: int) -> None: ...
     def set_derived(self, token: str, block: int) -> None: ...
@@ -71,6 +72,9 @@ class Metrics(NullMetrics):
                               "balanceOf(), by result (ok, mismatch)", ["result"], registry=r)
         self.cross_checks = Counter(p + "cross_checks", "eth_getLogs ranges asked of two endpoints, "
                                     "by result (agree, settled)", ["result"], registry=r)
+        self.incomplete = Counter(p + "incomplete_answers", "eth_getLogs answers lacking logs of "
+                                  "the transactions they hold, by what followed (asked_again, "
+                                  "kept)", ["result"], registry=r)
         self.db_up = Gauge(p + "database_up", "1 if the last database operation succeeded", registry=r)
         self._indexed: dict[str, int] = {}
         self._head: int | None = None
@@ -137,6 +141,9 @@ class Metrics(NullMetrics):
 
     def cross_check(self, result):
         self.cross_checks.labels(result).inc()
+
+    def incomplete_answer(self, result):
+        self.incomplete.labels(result).inc()
 
     def database_ok(self, ok):
         self.db_ok = ok

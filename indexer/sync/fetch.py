@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from indexer import proxies
+from indexer.completeness import Gap, gaps
 from indexer.config import Config
 from indexer.decode import (DecodeState, decode_logs, decode_prices, format_time,
                             upgraded_implementations)
@@ -43,10 +44,26 @@ HEDGE_AFTER_SECONDS = 5.0
 # A log whose blockHash disagrees with the header is refetched this many times, then we stop:
 # the node is mid-reorg or inconsistent, and storing either answer could be wrong.
 HASH_MISMATCH_ATTEMPTS = 5
+# An answer that lacks logs of the transactions it holds (indexer/completeness.py) is asked for
+# again, from the next endpoint when there are several, up to this many answers in all; the
+# same gaps every time are the chain's own shape: stored as they are, with a warning, and a
+# rule the chain breaks this many times is checked no more.
+INCOMPLETE_ANSWERS = 5
+CHAIN_GAPS_BEFORE_OFF = 3
 
 class HashMismatch(Exception):
     """The node's answers disagree (a log's blockHash vs its header, the chain moved while we
     fetched, a header missing): refetch the range, never store it."""
+
+
+class IncompleteAnswer(Exception):
+    """The range's eth_getLogs answer lacks logs of transactions it holds: a provider left
+    them out. Ask again; nothing of it was stored or kept in the decode state."""
+
+    def __init__(self, lo: int, hi: int, found: list[Gap]):
+        more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+        super().__init__(f"blocks {lo}-{hi}: {found[0]}{more}")
+        self.gaps = found
 
 
 class ReorgDetected(Exception):
@@ -250,7 +267,8 @@ def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topic
 
 def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int,
                 tokens: list[Token | Aggregator], next_block: dict[str, int], state: DecodeState,
-                prev_hash: str | None, window_from: int) -> Batch:
+                prev_hash: str | None, window_from: int,
+                complete: frozenset[str] | None = None) -> Batch:
     """A range's answer checked and decoded into the batch the writer stores.
 
     `prev_hash` is the stored hash of block lo-1 (None when it is unknown: a token's first
@@ -260,6 +278,8 @@ def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int,
     means the logs came from the chain the headers describe), and the window's headers must
     link; every log's blockHash must be its header's. Without headers (deep, logs with
     blockTimestamp) the logs of one block must agree on its hash.
+    With `complete` (a set of indexer.completeness rules to leave out), a decoded answer with
+    gaps raises IncompleteAnswer and leaves `state` as it was.
     """
     lo, hi, raw_logs = answer.lo, answer.hi, answer.logs
     headers = {n: _header(h) for n, h in answer.headers.items()}
@@ -299,6 +319,7 @@ def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int,
     for implementation in upgraded_implementations(raw_logs, by_address) \
             - state.implementation_fee_legs.keys():
         state.implementation_fee_legs[implementation] = proxies.emits_fee_legs(rpc, implementation)
+    before = (dict(state.fee_recipient), dict(state.fee_legs))
     rows = decode_logs(
         raw_logs,
         chain_id=chain_id,
@@ -307,6 +328,12 @@ def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int,
         block_times={n: h.block_time for n, h in headers.items()},
         state=state,
     )
+    if complete is not None:
+        found = gaps(rows, {t.symbol: t for t in tokens}, before[1],
+                     state.implementation_fee_legs, complete)
+        if found:
+            state.fee_recipient, state.fee_legs = before
+            raise IncompleteAnswer(lo, hi, found)
     prices = decode_prices(
         raw_logs,
         chain_id=chain_id,
@@ -468,6 +495,42 @@ class Fetcher(threading.Thread):
                 planned.hedge = self.pool.submit(fetch_range, **planned.task)
         return None
 
+    def _build(self, answer: RangeAnswer, head: _Planned, prev_hash: str | None,
+               complete: frozenset[str] | None) -> Batch:
+        return build_batch(answer, self.rpc, chain_id=self.config.chain.id, tokens=head.tokens,
+                           next_block=self.next_block, state=self.state, prev_hash=prev_hash,
+                           window_from=self.window_from, complete=complete)
+
+    def _rules_on(self) -> frozenset[str] | None:
+        """The completeness rules not to check: those the chain was seen breaking often (None:
+        no check, audit.whole_transactions = false)."""
+        if not self.config.audit.whole_transactions:
+            return None
+        return frozenset(rule for rule, seen in self.state.chain_gaps.items()
+                         if seen >= CHAIN_GAPS_BEFORE_OFF)
+
+    def _ask_again(self, exc: IncompleteAnswer, answers: int) -> None:
+        self.metrics.incomplete_answer("asked_again")
+        for client in (self.rpc, *self.pool.clients):
+            client.next_endpoint()
+        log.warning("%s: the provider's answer lacks logs of transactions it holds; asking "
+                    "again%s", exc, f" of {self.rpc.safe_url}" if len(self.rpc.endpoints) > 1
+                    else "")
+        self.stop.wait(0.5 * answers)
+
+    def _chain_gaps(self, exc: IncompleteAnswer) -> None:
+        """Every answer had the same gaps: the chain's own logs are so (a sequence the rules
+        do not know), not a provider's loss. Stored as they are; a rule seen broken this way
+        CHAIN_GAPS_BEFORE_OFF times is no longer checked."""
+        self.metrics.incomplete_answer("kept")
+        log.warning("%s, in each of %d answers: kept as the chain's own logs", exc,
+                    INCOMPLETE_ANSWERS)
+        for rule in {gap.rule for gap in exc.gaps}:
+            seen = self.state.chain_gaps[rule] = self.state.chain_gaps.get(rule, 0) + 1
+            if seen == CHAIN_GAPS_BEFORE_OFF:
+                log.warning("completeness check '%s' is off from now on: the chain breaks it",
+                            rule)
+
     def _hedge_after(self) -> float:
         if len(self._took) < 5:
             return HEDGE_AFTER_SECONDS * 2
@@ -477,7 +540,7 @@ class Fetcher(threading.Thread):
         pending: deque[_Planned] = deque()
         planned_to = self.lo - 1  # the last block of the last range planned
         last_hash: str | None = self.prev_hash  # the stored hash of the block below the next range
-        mismatches = 0
+        mismatches = incomplete = 0
         # One range at a time until one went through: at the start, and after a refusal, while
         # the provider's limit is being learnt (ranges planned in the meantime would be refused too).
         careful = True
@@ -493,10 +556,16 @@ class Fetcher(threading.Thread):
                 answer = self._result(head)
                 if answer is None:
                     return
-                batch = build_batch(
-                    answer, self.rpc, chain_id=self.config.chain.id, tokens=head.tokens,
-                    next_block=self.next_block, state=self.state, prev_hash=last_hash,
-                    window_from=self.window_from)
+                try:
+                    batch = self._build(answer, head, last_hash, self._rules_on())
+                except IncompleteAnswer as exc:
+                    incomplete += 1
+                    if incomplete < INCOMPLETE_ANSWERS:
+                        self._ask_again(exc, incomplete)
+                        pending[0] = self._submit(head.lo, head.hi)
+                        continue
+                    batch = self._build(answer, head, last_hash, None)
+                    self._chain_gaps(exc)
             except RangeTooLarge as exc:
                 pending.popleft()
                 span = head.hi - head.lo + 1
@@ -528,7 +597,7 @@ class Fetcher(threading.Thread):
                 pending[0] = self._submit(head.lo, head.hi)
                 continue
             pending.popleft()
-            mismatches, careful = 0, False
+            mismatches, incomplete, careful = 0, 0, False
             at_end = batch.checkpoint is not None and batch.checkpoint.number == head.hi
             last_hash = batch.checkpoint.hash if at_end else None
             if batch.checkpoint is not None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.tokens import TRANSFER
+from indexer.tokens import (FEE_COLLECTED, MINT, SUPPLY_DECREASED, SUPPLY_INCREASED,
+                            TRANSFER)
 from tests.faultproxy import FaultProxy
 from tests.integration.test_faults import faulty_config
 from tests.integration.test_interrupt import long_chain, reference_run
@@ -18,7 +19,12 @@ SMALL_RANGES = {"batch_blocks": 4, "min_batch_blocks": 1, "max_batch_blocks": 4,
 
 
 def audit_config(chain, database_url, proxy_url: str, audit: str, fallback: str | None = None) -> str:
+    """The config of a sync through `proxy_url` with `audit` in its [audit] section; the
+    whole-transaction check is off unless `audit` turns it on, so that what a test shows is the
+    mechanism it names."""
     text = faulty_config(chain, database_url, proxy_url, **SMALL_RANGES)
+    if "whole_transactions" not in audit:
+        audit += "\nwhole_transactions = false"
     if fallback is not None:
         text = text.replace("[chain]", f'fallback_urls = ["{fallback}"]\n\n[chain]')
     return text + f"\n[audit]\n{audit}\n"
@@ -100,6 +106,38 @@ def test_a_node_without_old_state_turns_auditing_off_for_old_blocks_once(
     assert result.exit_code == 0, result.output
     assert result.output.count("the node has no state of block") == 1, result.output
     assert dump_tables(database_url) == reference
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["checked", "off"])
+@pytest.mark.parametrize("lost", ["PAXG operations' logs", "zero fee legs", "mints' Mint"])
+def test_the_whole_transaction_check_asks_again_for_an_answer_with_orphans(
+        chain, tmp_path, database_url, database_factory, whole, lost):
+    """audit.whole_transactions, with the audit off: a log lost from a multi-log transaction
+    (a PAXG transfer, mint or burn; a fee leg of 0 or an XAUT Mint move no balance) leaves
+    its partner alone in the answer; the range is asked for again before anything is stored,
+    and the result equals the chain. (A transaction of one log, a plain XAUT transfer or an
+    Upgraded, is the audit's and the cross-check's.)"""
+    long_chain(chain, rounds=6, gap=5)
+    reference = reference_run(chain, tmp_path, database_factory)
+    paxg = chain.paxg.address.lower()
+    where = {
+        "PAXG operations' logs": lambda log: log["address"].lower() == paxg
+        and log["topics"][0] in (TRANSFER.topic0, SUPPLY_INCREASED.topic0,
+                                 SUPPLY_DECREASED.topic0, FEE_COLLECTED.topic0),
+        "zero fee legs": lambda log: log["address"].lower() == paxg
+        and log["topics"][0] == TRANSFER.topic0 and int(log["data"], 16) == 0,
+        "mints' Mint": lambda log: log["topics"][0] == MINT.topic0,
+    }[lost]
+    result, proxy = sync_dropping(chain, database_url, tmp_path,
+                                  f"enabled = false\nwhole_transactions = {str(whole).lower()}",
+                                  drop_logs=1, drop_share=0.3, max_drops=8, drop_where=where)
+    assert result.exit_code == 0, result.output
+    assert proxy.dropped, "the proxy dropped nothing: the test proves nothing"
+    if whole:
+        assert "lacks logs of transactions it holds; asking again" in result.output
+        assert dump_tables(database_url) == reference
+    else:
+        assert dump_tables(database_url) != reference
 
 
 @pytest.mark.parametrize("cross_check", [1, 0], ids=["cross-checked", "off"])

@@ -38,7 +38,7 @@ def sync_dropping(chain, database_url, tmp_path, seed: int, **drops) -> FaultPro
     with FaultProxy(chain.anvil.url, seed=seed, **drops) as proxy:
         path = tmp_path / "dropping.toml"
         path.write_text(faulty_config(chain, database_url, proxy.url, **SMALL_RANGES, **WINDOW)
-                        + "\n[audit]\nenabled = false\n")
+                        + "\n[audit]\nenabled = false\nwhole_transactions = false\n")
         result = run_cli("--config", str(path), "sync", "--once")
     assert result.exit_code == 0, result.output
     assert proxy.dropped

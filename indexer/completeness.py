@@ -1,0 +1,174 @@
+"""Pure: does a range's decoded answer hold every log of the transactions it shows? No I/O.
+
+A provider that leaves logs out of an eth_getLogs answer (a node of its fleet that has not
+finished indexing a block, a truncated shard) returns 200 OK and nothing says so. Most of our
+tokens' operations emit several logs in one call, in a fixed order (FACTS.md, "How each
+operation shows up in the logs"), so a lost log usually leaves its partner standing alone in
+the answer: a principal PAXG Transfer without its fee leg (emitted even at fee 0, so a lost
+zero fee leg moves no balance and no audit of supply or balances can see it), a fee leg of
+more than 0 without its FeeCollected, a SupplyIncreased without its Transfer from 0x0, an
+XAUT Mint or Redeem without its Transfer. `gaps` finds such orphans at no request's cost,
+while the range is still in hand and can be asked for again.
+
+What it cannot see: a transaction lost whole (a plain XAUT transfer is one log; so are
+FeeRateSet, a freeze, a price round). Those are left to the audit (supply and balances) and to
+`sync.cross_check` (a second endpoint).
+
+The PAXG rules hold while its implementation emits fee legs (V1, decode.DecodeState): a V2
+implementation's sequences are not known well enough to check, so nothing of PAXG is checked
+after an `Upgraded` to one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import orjson
+
+from indexer.decode import AMOUNT, BLOCK, EVENT, FROM, IS_FEE, LOG_INDEX, TO, TOKEN, TX_HASH
+from indexer.tokens import ZERO_ADDRESS, Token
+
+ARGS = 13
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """One orphan: `rule` names what is missing (the key a caller can switch a rule off by),
+    the rest where."""
+
+    rule: str
+    token: str
+    block: int
+    log_index: int
+    tx_hash: str
+
+    def __str__(self) -> str:
+        return (f"{self.token} block {self.block} log {self.log_index} "
+                f"(tx {self.tx_hash}): {self.rule}")
+
+
+def _is(row: list | None, event: str, **fields) -> bool:
+    """Whether `row` is a decoded log of `event` whose named fields hold the given values (an
+    undecoded log of the event, args {"undecoded": true}, matches any)."""
+    if row is None or row[EVENT] != event:
+        return False
+    if row[ARGS] == '{"undecoded": true}':
+        return True
+    where = {"frm": FROM, "to": TO, "amount": AMOUNT, "fee": IS_FEE}
+    return all(row[where[k]] == v for k, v in fields.items())
+
+
+# Each rule: (name, the event it starts from, whether it applies to a row, its check given the
+# rows just before and after it in the same transaction). `fee_legs` says whether the token's
+# live implementation emits fee legs at that row.
+Rule = tuple[str, str, Callable[[list, Token, bool], bool], Callable[[list, list | None, list | None], bool]]
+
+
+def _has(token: Token, event: str) -> bool:
+    return any(spec.name == event for spec in token.events)
+
+
+def _principal(row: list, token: Token, fee_legs: bool) -> bool:
+    # reclaimPAXG sends from the token's own address with one Transfer and no fee leg.
+    return fee_legs and row[IS_FEE] is False and row[FROM] != ZERO_ADDRESS \
+        and row[TO] != ZERO_ADDRESS and row[FROM] != token.address
+
+
+def _fee_leg_of_principal(row: list, before: list | None) -> bool:
+    return row[IS_FEE] is True and _is(before, "Transfer", fee=False, frm=row[FROM])
+
+
+def _service_fee(row: list) -> int:
+    return int(orjson.loads(row[ARGS])["service_fee"]) if row[ARGS] else 0
+
+
+def _v1(row: list, token: Token, fee_legs: bool) -> bool:
+    return fee_legs
+
+
+def _minting(row: list, token: Token, fee_legs: bool) -> bool:
+    return row[FROM] == ZERO_ADDRESS and (fee_legs or _has(token, "Mint"))
+
+
+def _burning_paxg(row: list, token: Token, fee_legs: bool) -> bool:
+    return fee_legs and row[TO] == ZERO_ADDRESS
+
+
+def _burning_xaut(row: list, token: Token, fee_legs: bool) -> bool:
+    return _has(token, "Redeem") and row[TO] == ZERO_ADDRESS
+
+
+def _any(row: list, token: Token, fee_legs: bool) -> bool:
+    return True
+
+
+RULES: tuple[Rule, ...] = (
+    ("fee leg missing after a principal Transfer", "Transfer", _principal,
+     lambda r, b, a: _is(a, "Transfer", fee=True, frm=r[FROM])),
+    ("FeeCollected missing after a fee leg", "Transfer",
+     lambda r, t, f: f and r[IS_FEE] is True and (r[AMOUNT] or 0) > 0,
+     lambda r, b, a: not _fee_leg_of_principal(r, b) or _is(a, "FeeCollected", amount=r[AMOUNT])),
+    ("fee leg missing before FeeCollected", "FeeCollected", _v1,
+     lambda r, b, a: _is(b, "Transfer", fee=True, amount=r[AMOUNT])),
+    ("Transfer from 0x0 missing after SupplyIncreased", "SupplyIncreased", _v1,
+     lambda r, b, a: _is(a, "Transfer", frm=ZERO_ADDRESS, amount=r[AMOUNT])),
+    ("Transfer to 0x0 missing after SupplyDecreased", "SupplyDecreased", _v1,
+     lambda r, b, a: _is(a, "Transfer", to=ZERO_ADDRESS, amount=r[AMOUNT])),
+    ("SupplyDecreased missing after FrozenAddressWiped", "FrozenAddressWiped", _v1,
+     lambda r, b, a: _is(a, "SupplyDecreased", frm=r[FROM])),
+    ("mint's other log missing beside its Transfer from 0x0", "Transfer", _minting,
+     lambda r, b, a: _is(b, "SupplyIncreased", amount=r[AMOUNT]) or _is(a, "Mint", amount=r[AMOUNT])),
+    ("burn's other log missing beside its Transfer to 0x0", "Transfer", _burning_paxg,
+     lambda r, b, a: _is(b, "SupplyDecreased", amount=r[AMOUNT])),
+    ("Redeem or DestroyedBlockedFunds missing after a Transfer to 0x0", "Transfer", _burning_xaut,
+     lambda r, b, a: _is(a, "Redeem", amount=r[AMOUNT])
+     or _is(a, "DestroyedBlockedFunds", frm=r[FROM], amount=r[AMOUNT])),
+    ("Transfer from 0x0 missing before Mint", "Mint", _any,
+     lambda r, b, a: _is(b, "Transfer", frm=ZERO_ADDRESS, to=r[TO], amount=r[AMOUNT])),
+    ("Transfer to 0x0 missing before Redeem", "Redeem", _any,
+     lambda r, b, a: _is(b, "Transfer", to=ZERO_ADDRESS, amount=r[AMOUNT])),
+    ("Transfer to 0x0 missing before DestroyedBlockedFunds", "DestroyedBlockedFunds", _any,
+     lambda r, b, a: _is(b, "Transfer", frm=r[FROM], to=ZERO_ADDRESS, amount=r[AMOUNT])),
+    ("Transfer missing before BetaDelegatedTransfer", "BetaDelegatedTransfer", _v1,
+     lambda r, b, a: _is(b, "Transfer", fee=True, frm=r[FROM], amount=_service_fee(r))
+     if _service_fee(r) else _is(b, "Transfer", frm=r[FROM]) or _is(b, "FeeCollected", frm=r[FROM])),
+)
+
+
+def gaps(rows: list[list], tokens: dict[str, Token], fee_legs: dict[str, bool],
+         implementation_fee_legs: dict[str, bool], off: frozenset[str] = frozenset()) -> list[Gap]:
+    """The orphans of a range's decoded rows (decode.decode_logs' output, in the node's order).
+
+    `fee_legs[symbol]` is whether the token's implementation emits fee legs at the range's
+    first block (absent: it does, as decode assumes); an `Upgraded` row switches it per
+    `implementation_fee_legs`, as in decoding. `off` holds rule names not to check (rules the
+    chain itself was found to break)."""
+    at = {(row[TOKEN], row[BLOCK], row[LOG_INDEX]): row for row in rows}
+    mode = {symbol: fee_legs.get(symbol, True) and token.fee_legs
+            for symbol, token in tokens.items()}
+    found: list[Gap] = []
+    for row in rows:
+        symbol, event = row[TOKEN], row[EVENT]
+        token = tokens.get(symbol)
+        if token is None:
+            continue
+        if event == "Upgraded" and token.fee_legs and row[ARGS]:
+            implementation = orjson.loads(row[ARGS]).get("implementation")
+            if implementation in implementation_fee_legs:
+                mode[symbol] = implementation_fee_legs[implementation]
+            continue
+        if row[ARGS] == '{"undecoded": true}':
+            continue
+        neighbours = None
+        for name, starts, applies, holds in RULES:
+            if starts != event or name in off or not applies(row, token, mode[symbol]):
+                continue
+            if neighbours is None:
+                neighbours = tuple(
+                    n if n is not None and n[TX_HASH] == row[TX_HASH] else None
+                    for n in (at.get((symbol, row[BLOCK], row[LOG_INDEX] - 1)),
+                              at.get((symbol, row[BLOCK], row[LOG_INDEX] + 1))))
+            if not holds(row, *neighbours):
+                found.append(Gap(name, symbol, row[BLOCK], row[LOG_INDEX], row[TX_HASH]))
+    return found
