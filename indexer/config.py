@@ -81,8 +81,8 @@ class SyncConfig:
     # a reorg. 128 blocks: four epochs, twice the distance after which mainnet blocks are final.
     # A reorg deeper than this is refused (re-sync from an earlier block).
     reorg_window: int = 128
-    # With two or more endpoints: every Nth range below the reorg window is also asked of the
-    # next endpoint, and the answers compared (0: off).
+    # Every Nth range below the reorg window is also asked of the next endpoint (of the same
+    # one when there is one), and the answers compared (0: off).
     cross_check: int = 0
 
 
