@@ -368,7 +368,8 @@ def _open_db(ctx: Context, config: Config):
 @click.argument("view", required=False)
 @click.option("-o", "--output", default=None, metavar="FILE",
               help="Write here (default stdout); a name ending in .gz is gzip-compressed.")
-@click.option("--token", type=click.Choice(["PAXG", "XAUT"]), default=None, help="Only this token.")
+@click.option("--token", default=None, metavar="SYMBOL",
+              help="Only this token (one the database indexes, e.g. PAXG).")
 @click.option("--since", default=None, metavar="DATE",
               help="From this date or ISO time (UTC unless it has an offset), inclusive; on a "
                    "day or month view, from the day or month (UTC) that contains it.")
@@ -399,11 +400,18 @@ def export_cmd(ctx: Context, view, output, token, since, until, as_of_block, lis
         raise click.UsageError("name a VIEW, or use --list to see them")
     when_since = _run(export.parse_when, since, "--since") if since else None
     when_until = _run(export.parse_when, until, "--until") if until else None
-    query = _run(export.build_query, view, token=token, since=when_since, until=when_until,
-                 as_of_block=as_of_block)
+    _run(export.build_query, view, token=token, since=when_since, until=when_until,
+         as_of_block=as_of_block)  # bad arguments refused before the database is opened
     config = _run(ctx.load)
     conn = _open_db(ctx, config)
     try:
+        if token is not None:
+            from indexer.analytics import queries
+
+            [token] = queries.choose_tokens(queries.read_tokens(conn, config.chain.id), (token,),
+                                            config.chain.id)
+        query = export.build_query(view, token=token, since=when_since, until=when_until,
+                                   as_of_block=as_of_block)
         with export.open_output(output) as write:
             export.export(conn, query, write)
     except IndexerError as exc:

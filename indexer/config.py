@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from eth_utils import is_checksum_address, is_hex_address
 
 from indexer.errors import ConfigError
 from indexer.feeds import DEFAULT_FEEDS, PAXG_USD, XAU_USD
-from indexer.tokens import MAINNET_CHAIN_ID, MAINNET_TOKENS, Token
+from indexer.tokens import (BUILT_IN_KINDS, KINDS, MAINNET_CHAIN_ID, MAINNET_TOKENS, Token,
+                            configured_token)
 
 ENV_PREFIX = "INDEXER_"
 
@@ -139,6 +141,14 @@ class TokenOverride:
     start_block: int | None = None
     decimals: int | None = None
     enabled: bool = True
+    # A token the registry does not know is added with its kind (paxg, xaut, erc20; see
+    # indexer/tokens.py KINDS).
+    kind: str | None = None
+
+
+# A token's name in [tokens.NAME]: it keys the database's rows, metrics labels and
+# INDEXER_TOKENS_NAME_* variables.
+TOKEN_SYMBOL = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,10 +289,10 @@ def load_config(
             if not isinstance(body, dict):
                 raise ConfigError("tokens must be a table, e.g. [tokens.PAXG]")
             for symbol, tbody in body.items():
-                if symbol not in MAINNET_TOKENS:
+                if not TOKEN_SYMBOL.fullmatch(symbol):
                     raise ConfigError(
-                        f"tokens.{symbol} is not a known token: use one of {', '.join(MAINNET_TOKENS)}"
-                    )
+                        f"tokens.{symbol}: a token's name is a letter then up to 19 letters, "
+                        "digits or _")
                 if not isinstance(tbody, dict):
                     raise ConfigError(f"tokens.{symbol} must be a table")
                 token_raw[symbol] = dict(tbody)
@@ -309,7 +319,7 @@ def load_config(
 
     tokens = tuple(
         _build_token(symbol, token_raw.get(symbol, {}), env, source)
-        for symbol in MAINNET_TOKENS
+        for symbol in [*MAINNET_TOKENS, *(s for s in token_raw if s not in MAINNET_TOKENS)]
     )
     config = Config(tokens=tokens, source=source, **built)
     _validate(config)
@@ -338,6 +348,18 @@ def _read_table(dotted: str, cls: type, body: dict[str, Any], env: Mapping[str, 
 def _build_token(symbol: str, body: dict[str, Any], env: Mapping[str, str], source: str) -> Token:
     values = _read_table(f"tokens.{symbol}", TokenOverride, body, env, source)
     override = TokenOverride(**values)
+    kinds = ", ".join(KINDS)
+    if override.kind == "oft":
+        raise ConfigError(f"tokens.{symbol}.kind = oft (XAUt0 on its chains) is not supported "
+                          "yet: kind erc20 reads its Transfers, mints and burns")
+    if override.kind is not None and override.kind not in KINDS:
+        raise ConfigError(f"tokens.{symbol}.kind must be one of {kinds}, got {override.kind!r}")
+    if symbol not in MAINNET_TOKENS:
+        return _added_token(symbol, override, kinds)
+    if override.kind not in (None, BUILT_IN_KINDS[symbol]):
+        raise ConfigError(f"tokens.{symbol} is the built-in {symbol}, of kind "
+                          f"{BUILT_IN_KINDS[symbol]}: give another name to a token of kind "
+                          f"{override.kind}")
     base = MAINNET_TOKENS[symbol]
     address = base.address
     if override.address is not None:
@@ -351,6 +373,25 @@ def _build_token(symbol: str, body: dict[str, Any], env: Mapping[str, str], sour
     return dataclasses.replace(
         base, address=address, start_block=start, decimals=decimals, enabled=override.enabled
     )
+
+
+def _added_token(symbol: str, override: TokenOverride, kinds: str) -> Token:
+    """A token [tokens.NAME] adds: its kind, address and first block are required."""
+    missing = [key for key in ("kind", "address", "start_block")
+               if getattr(override, key) is None]
+    if missing:
+        raise ConfigError(
+            f"tokens.{symbol} is not a built-in token (those are {', '.join(MAINNET_TOKENS)}): "
+            f"add it with {', '.join(missing)} (kind: one of {kinds})")
+    if override.start_block < 0:
+        raise ConfigError(f"tokens.{symbol}.start_block must be 0 or more, got {override.start_block}")
+    if override.decimals is not None and not 0 <= override.decimals <= 77:
+        raise ConfigError(
+            f"tokens.{symbol}.decimals must be between 0 and 77, got {override.decimals}")
+    return configured_token(symbol, override.kind,
+                            _check_address(f"tokens.{symbol}.address", override.address),
+                            override.start_block, override.decimals,
+                            enabled=override.enabled)
 
 
 def check_address(key: str, value: str) -> str:
@@ -443,6 +484,9 @@ def _validate(config: Config) -> None:
     addresses = [t.address for t in config.enabled_tokens]
     if len(set(addresses)) != len(addresses):
         raise ConfigError("two enabled tokens share one address: check [tokens.*] address")
+    symbols = [t.symbol.upper() for t in config.tokens]
+    if len(set(symbols)) != len(symbols):
+        raise ConfigError("two tokens' names differ only in case: rename one of [tokens.*]")
 
 
 def require_rpc_url(config: Config) -> str:

@@ -13,6 +13,7 @@ answer: no contract at that address, or not yet at that block) raises `Undecodab
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import cache
 from pathlib import Path
@@ -21,9 +22,10 @@ from typing import Any, Sequence
 from web3.contract.contract import ContractFunction
 from web3.exceptions import BadFunctionCallOutput
 
-from indexer.errors import RpcError
+from indexer.errors import ConfigError, RpcError
 from indexer.rpc import RpcClient
 from indexer.rpc.web3provider import make_web3
+from indexer.tokens import Token
 
 ABI_DIR = Path(__file__).resolve().parent / "abi"
 # balanceOf calls per JSON-RPC batch: what verify has always sent, under every provider's cap
@@ -114,6 +116,21 @@ class Contracts:
     def decimals(self, token: str) -> int:
         [decimals] = self._read([self._functions(token, "erc20").decimals()], "latest")
         return decimals
+
+    def with_decimals(self, tokens: Sequence[Token]) -> tuple[Token, ...]:
+        """`tokens`, each enabled one with its decimals: those the configuration left out (a
+        token it adds) read from the contract, one request per token."""
+        out = []
+        for token in tokens:
+            if token.decimals is None and token.enabled:
+                try:
+                    token = dataclasses.replace(token, decimals=self.decimals(token.address))
+                except RpcError as exc:
+                    raise ConfigError(
+                        f"tokens.{token.symbol}: decimals() of {token.address} did not answer "
+                        f"({exc}); set tokens.{token.symbol}.decimals") from None
+            out.append(token)
+        return tuple(out)
 
     # -- PAXG V1 -----------------------------------------------------------------------------
 

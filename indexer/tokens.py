@@ -4,7 +4,7 @@ Addresses, decimals, start blocks and event topics of PAXG and XAUT on Ethereum 
 the source of each fact beside it (the tokens' verified sources and public indexer
 configurations); README's "What is stored" says how each event is read. The config can override
 address, start block, decimals and the enabled flag per token (devnets), but never the events:
-those are what the contracts emit.
+those are what the contracts emit. It can add tokens of a known kind (`configured_token`).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class Token:
     symbol: str
     name: str
     address: str
-    decimals: int
+    decimals: int | None  # None: not known yet (a configured token's, read from the contract)
     start_block: int
     events: tuple[EventSpec, ...]
     enabled: bool = True
@@ -140,8 +140,29 @@ MAINNET_TOKENS: dict[str, Token] = {
     ),
 }
 
+# What a configured token's kind means: the events read, whether transfers carry PAXG V1's fee
+# legs, and the proxy slot its implementation sits in. `erc20` is any other gold token: its
+# Transfer alone, mints from and burns to 0x0.
+KINDS: dict[str, tuple[tuple[EventSpec, ...], bool, str | None]] = {
+    "paxg": (PAXG_EVENTS, True, ZEPPELINOS_IMPLEMENTATION_SLOT),
+    "xaut": (XAUT_EVENTS, False, EIP1967_IMPLEMENTATION_SLOT),
+    "erc20": ((TRANSFER,), False, None),
+}
+BUILT_IN_KINDS = {"PAXG": "paxg", "XAUT": "xaut"}
+
+
+def configured_token(symbol: str, kind: str, address: str, start_block: int,
+                     decimals: int | None, enabled: bool = True) -> Token:
+    """A token the configuration adds ([tokens.NAME] with a kind). decimals None: read from
+    the contract (decimals()) before the sync stores anything."""
+    events, fee_legs, slot = KINDS[kind]
+    return Token(symbol=symbol, name=symbol, address=address, decimals=decimals,
+                 start_block=start_block, events=events, enabled=enabled, fee_legs=fee_legs,
+                 implementation_slot=slot)
+
+
 # XAUT's first contract (Jan 2020, legacy USDT-style events), migrated to the current one. Not
-# indexed: [tokens.*] accepts only the tokens above, and this one's events have other layouts.
+# indexed by default, and its events have other layouts than kind xaut's.
 XAUT_LEGACY_ADDRESS = "0x4922a015c4407f87432b179bb209e125432e4a2a"
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Sequence
 
 from psycopg import sql
 
 from indexer import store
+from indexer.errors import IndexerError
 
 # The views every section needs: revision 0002's.
 REQUIRED_VIEWS = ("supply_daily", "volume_monthly", "holders_daily", "holder_concentration",
@@ -73,6 +75,30 @@ def read_tokens(conn, chain_id: int) -> list[str]:
     rows = store.fetch_dicts(conn, sql.SQL(
         "SELECT symbol FROM tokens WHERE chain_id = %(chain)s ORDER BY symbol"), {"chain": chain_id})
     return [r["symbol"] for r in rows]
+
+
+class UnknownToken(IndexerError):
+    """A token the database does not have (--token of report and export)."""
+
+    exit_code = 2
+
+
+def choose_tokens(indexed: list[str], asked: Sequence[str], chain_id: int) -> list[str]:
+    """The indexed tokens `asked` names (case aside), in its order; all of them when it names
+    none."""
+    if not indexed:
+        raise IndexerError(f"nothing indexed yet on chain {chain_id}: run `indexer sync` first")
+    if not asked:
+        return indexed
+    chosen = []
+    for token in asked:
+        match = next((t for t in indexed if t.upper() == token.upper()), None)
+        if match is None:
+            raise UnknownToken(f"unknown token {token!r}: this database has {', '.join(indexed)} "
+                              f"on chain {chain_id}")
+        if match not in chosen:
+            chosen.append(match)
+    return chosen
 
 
 def read_freshness(conn, chain_id: int, tokens: list[str]) -> list[dict]:

@@ -30,12 +30,6 @@ STEPS = ("freshness", "supply", "monthly volume", "holders over time", "concentr
 NO_PRICES = "no price data yet"
 
 
-class ReportError(IndexerError):
-    """Input the report cannot use (a token the database does not have)."""
-
-    exit_code = 2
-
-
 @dataclass(frozen=True, slots=True)
 class ReportData:
     chain_id: int
@@ -80,7 +74,7 @@ def collect(conn, chain_id: int, tokens: Sequence[str] = (), since: date | None 
             raise IndexerError(
                 f"the database has no {', '.join(schema.missing)}: it holds no indexer schema "
                 "(or an old one); run `indexer migrate` or `indexer sync` first")
-        chosen = _choose_tokens(queries.read_tokens(conn, chain_id), tokens, chain_id)
+        chosen = queries.choose_tokens(queries.read_tokens(conn, chain_id), tokens, chain_id)
         now = queries.read_now(conn)
         freshness = queries.read_freshness(conn, chain_id, chosen)
         step()
@@ -101,20 +95,6 @@ def collect(conn, chain_id: int, tokens: Sequence[str] = (), since: date | None 
                       volume, holders, concentration, top_holders, premium, top)
 
 
-def _choose_tokens(indexed: list[str], asked: Sequence[str], chain_id: int) -> list[str]:
-    if not indexed:
-        raise IndexerError(f"nothing indexed yet on chain {chain_id}: run `indexer sync` first")
-    if not asked:
-        return indexed
-    chosen = []
-    for token in asked:
-        match = next((t for t in indexed if t.upper() == token.upper()), None)
-        if match is None:
-            raise ReportError(f"unknown token {token!r}: this database has {', '.join(indexed)} "
-                              f"on chain {chain_id}")
-        if match not in chosen:
-            chosen.append(match)
-    return chosen
 
 
 # -- Numbers as people read them ----------------------------------------------------------------

@@ -7,6 +7,7 @@ touches Postgres once a batch is fully fetched and decoded.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -16,6 +17,7 @@ from typing import Callable
 
 from indexer import proxies, store
 from indexer.config import Config, require_rpc_url
+from indexer.contracts import Contracts
 from indexer.decode import DecodeState
 from indexer.errors import IndexerError, ReorgTooDeep
 from indexer.metrics import NullMetrics
@@ -180,6 +182,9 @@ class Syncer:
         self.rpc.fetch_block_number()  # checks the first reachable endpoint's chain id
         self._connect()
         try:
+            if any(t.decimals is None for t in cfg.enabled_tokens):  # tokens the config adds
+                cfg = self.config = dataclasses.replace(
+                    cfg, tokens=Contracts(self.rpc).with_decimals(cfg.tokens))
             self._db(store.save_tokens, cfg.chain.id, cfg.enabled_tokens)
             # A run that ended between a commit and its derive transaction left them behind.
             self._db(store.derive_all, cfg.chain.id, DERIVE_LOGS)

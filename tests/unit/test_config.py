@@ -289,13 +289,47 @@ def test_unknown_token_key_names_it(tmp_path):
         load_config(path, env={}, overrides={})
     assert str(info.value) == (
         f"unknown key tokens.PAXG.start in {path}: valid keys are address, start_block, "
-        "decimals, enabled"
+        "decimals, enabled, kind"
     )
 
 
-def test_unknown_token_names_it(tmp_path):
+def test_a_token_not_built_in_needs_its_kind_address_and_first_block(tmp_path):
     message = config_error(tmp_path, "[tokens.USDT]\nenabled = true\n")
-    assert message == "tokens.USDT is not a known token: use one of PAXG, XAUT"
+    assert message == ("tokens.USDT is not a built-in token (those are PAXG, XAUT): add it with "
+                       "kind, address, start_block (kind: one of paxg, xaut, erc20)")
+
+
+XAUM = "0x2103E845C5E135493Bb6c2A4f0B8651956eA8682"
+
+
+def test_a_token_is_added_by_configuration(tmp_path):
+    path = write(tmp_path, f'[tokens.XAUm]\nkind = "erc20"\naddress = "{XAUM}"\n'
+                           'start_block = 100\n[tokens.PAXG2]\nkind = "paxg"\n'
+                           f'address = "0x{"ab" * 20}"\nstart_block = 5\ndecimals = 18\n')
+    config = load_config(path, env={}, overrides={})
+    assert [t.symbol for t in config.tokens] == ["PAXG", "XAUT", "XAUm", "PAXG2"]
+    xaum, paxg2 = config.tokens[2:]
+    assert (xaum.address, xaum.start_block, xaum.decimals) == (XAUM.lower(), 100, None)  # decimals: read from the contract by the sync
+    assert [e.name for e in xaum.events] == ["Transfer"] and not xaum.fee_legs
+    assert paxg2.events == MAINNET_TOKENS["PAXG"].events and paxg2.fee_legs
+    assert paxg2.implementation_slot == MAINNET_TOKENS["PAXG"].implementation_slot
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[tokens.XAUm]\nkind = "gold"\n', "tokens.XAUm.kind must be one of paxg, xaut, erc20, got 'gold'"),
+    ('[tokens.XAUt0]\nkind = "oft"\n', "tokens.XAUt0.kind = oft (XAUt0 on its chains) is not "
+     "supported yet: kind erc20 reads its Transfers, mints and burns"),
+    ('[tokens.PAXG]\nkind = "erc20"\n', "tokens.PAXG is the built-in PAXG, of kind paxg: give "
+     "another name to a token of kind erc20"),
+    ('[tokens.1GOLD]\nkind = "erc20"\n', "tokens.1GOLD: a token's name is a letter then up to 19 "
+     "letters, digits or _"),
+    (f'[tokens.paxg]\nkind = "erc20"\naddress = "{XAUM}"\nstart_block = 1\n',
+     "two tokens' names differ only in case: rename one of [tokens.*]"),
+    (f'[tokens.XAUm]\nkind = "erc20"\naddress = "{XAUM}"\nstart_block = 1\ndecimals = 78\n',
+     "tokens.XAUm.decimals must be between 0 and 77, got 78"),
+])
+def test_a_bad_added_token_is_refused_with_one_line(tmp_path, text, message):
+    assert config_error(tmp_path, text) == message
 
 
 def test_section_that_is_not_a_table_names_it(tmp_path):

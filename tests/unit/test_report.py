@@ -173,16 +173,16 @@ def test_report_of_one_token_has_no_premium_section():
     ((), ["PAXG", "XAUT"]), (("xaut",), ["XAUT"]), (("XAUT", "paxg", "XAUT"), ["XAUT", "PAXG"]),
 ])
 def test_tokens_are_chosen_among_the_indexed_ones(asked, chosen):
-    assert report._choose_tokens(["PAXG", "XAUT"], asked, 1) == chosen
+    assert queries.choose_tokens(["PAXG", "XAUT"], asked, 1) == chosen
 
 
 def test_an_unknown_token_or_nothing_indexed_is_refused():
-    with pytest.raises(report.ReportError, match=r"^unknown token 'GOLD': this database has "
+    with pytest.raises(queries.UnknownToken, match=r"^unknown token 'GOLD': this database has "
                                                  r"PAXG, XAUT on chain 1$") as exc:
-        report._choose_tokens(["PAXG", "XAUT"], ("GOLD",), 1)
+        queries.choose_tokens(["PAXG", "XAUT"], ("GOLD",), 1)
     assert exc.value.exit_code == 2
     with pytest.raises(IndexerError, match=r"^nothing indexed yet on chain 5: run `indexer sync`"):
-        report._choose_tokens([], (), 5)
+        queries.choose_tokens([], (), 5)
 
 
 def test_report_refuses_a_bad_date_before_it_connects(tmp_path):
