@@ -146,29 +146,39 @@ def _database_url(ctx: Context, config: Config, *, keep_running: bool) -> str:
 
 @main.command()
 @click.option("--once", is_flag=True, help="Sync to the current target block, then exit.")
+@click.option("--chain", "chain_name", default=None, metavar="NAME",
+              help="Sync this chain only (default: every configured chain with an enabled "
+                   "token); chains can so be split over processes writing to one database.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
               help="Serve Prometheus /metrics, /healthz and /readyz on this port (overrides "
                    "[metrics] port; bound to [metrics] host, 127.0.0.1 by default).")
 @click.pass_obj
-def sync(ctx: Context, once: bool, metrics_port: int | None) -> None:
+def sync(ctx: Context, once: bool, chain_name: str | None, metrics_port: int | None) -> None:
     """Backfill from each token's start block, then follow the chain head.
 
     Brings the schema up to date first. Stops cleanly on Ctrl-C or SIGTERM (exit 0): the batch
     being written is committed whole or not at all, and the next run resumes from the checkpoint.
+    With [chains.*] configured, every chain is synced side by side (one writer per chain).
 
     \b
     Example:
         indexer --rpc-url http://127.0.0.1:8545 sync
         indexer --config devnet.toml sync --once
         indexer sync --metrics-port 9464
+        indexer --config gold.toml sync --chain arbitrum
     """
     from indexer import migrate
-    from indexer.sync import Syncer, install_signal_handlers
+    from indexer.config import require_rpc_url
+    from indexer.sync import install_signal_handlers
 
     config = _run(ctx.load)
-    from indexer.config import require_rpc_url
-
-    _run(require_rpc_url, config)
+    if chain_name is not None:
+        chains = [_run(config.for_chain, chain_name)]
+    else:
+        chains = [c for c in map(config.for_chain, (s.name for s in config.chains))
+                  if c.enabled_tokens]
+    for chain in chains:
+        _run(require_rpc_url, chain)
     url = _run(_database_url, ctx, config, keep_running=False)
     _run(migrate.upgrade, url, wait=True)
     stop = threading.Event()
@@ -185,13 +195,52 @@ def sync(ctx: Context, once: bool, metrics_port: int | None) -> None:
             server = metrics_mod.serve(metrics, config.metrics.host or "127.0.0.1", port, ready)
         except OSError as exc:
             raise UserError(IndexerError(f"cannot serve metrics on port {port}: {exc.strerror}")) from None
+    try:
+        if len(chains) == 1:
+            _sync_chain(ctx, chains[0], url, stop, metrics, once, "", bar=True)
+        else:
+            _sync_chains(ctx, chains, url, stop, metrics, once)
+    finally:
+        if server is not None:
+            server.shutdown()
+
+
+def _sync_chains(ctx: Context, chains: list[Config], url: str, stop: threading.Event, metrics,
+                 once: bool) -> None:
+    """Every chain's sync on a thread of its own; the first error stops them all and is the
+    command's."""
+    errors: list[BaseException] = []
+
+    def run(chain: Config) -> None:
+        try:
+            _sync_chain(ctx, chain, url, stop, metrics, once, f"{chain.chain.name}: ", bar=False)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=run, args=(c,), name=f"sync-{c.chain.name}", daemon=True)
+               for c in chains]
+    for thread in threads:
+        thread.start()
+    while any(t.is_alive() for t in threads):
+        for thread in threads:
+            thread.join(0.2)
+    if errors:
+        raise errors[0]
+
+
+def _sync_chain(ctx: Context, config: Config, url: str, stop: threading.Event, metrics,
+                once: bool, lead: str, bar: bool) -> None:
+    """One chain's sync to the end (of --once, or of a stop), then its done: line."""
+    from indexer.sync import Syncer
+
     syncer = _run(Syncer, config, url, stop, **({"metrics": metrics} if metrics else {}))
     for endpoint in syncer.rpc.endpoints:  # a quota pause can hold the batches up for hours
         endpoint.add_pause_listener(_PauseRecorder(url, config.chain.id))
-    log.info("syncing chain %d from %s (%s)", config.chain.id, redact_url(config.rpc.url or ""),
-             ", ".join(t.symbol for t in config.enabled_tokens))
+    log.info("%ssyncing chain %d from %s (%s)", lead, config.chain.id,
+             redact_url(config.rpc.url or ""), ", ".join(t.symbol for t in config.enabled_tokens))
     started = time.monotonic()
-    with _Progress(enabled=ctx.log_format == "text") as progress:
+    with _Progress(enabled=bar and ctx.log_format == "text") as progress:
         syncer.on_backfill = progress.start
         syncer.on_progress = progress.update
         try:
@@ -208,13 +257,11 @@ def sync(ctx: Context, once: bool, metrics_port: int | None) -> None:
     audits = (f"; audits {auditor.audits} ({auditor.mismatches} found logs missing, fetched again)"
               if auditor.audits else "")
     log.info(
-        "done: %d events in %d blocks, %.1fs (%.0f events/s), %d RPC requests (%d retried)%s%s%s",
-        summary.events, summary.blocks, summary.seconds, summary.events_per_second,
+        "%sdone: %d events in %d blocks, %.1fs (%.0f events/s), %d RPC requests (%d retried)%s%s%s",
+        lead, summary.events, summary.blocks, summary.seconds, summary.events_per_second,
         summary.rpc_requests, summary.rpc_retries, usage_text(usage, "; "), audits,
         "; stopped on request" if summary.stopped else "",
     )
-    if server is not None:
-        server.shutdown()
 
 
 def usage_text(usage: dict, lead: str) -> str:
@@ -512,8 +559,10 @@ class _StepLine:
 @click.option("--dry-run", is_flag=True,
               help="With --repair: do it all in one transaction and roll it back, so it only "
                    "reports what it would change.")
+@click.option("--chain", "chain_name", default=None, metavar="NAME",
+              help="Verify the tokens of this configured chain (default: [chain]'s).")
 @click.pass_obj
-def verify_cmd(ctx: Context, block, top, sample, addresses, repair, dry_run) -> None:
+def verify_cmd(ctx: Context, block, top, sample, addresses, repair, dry_run, chain_name) -> None:
     """Compare indexed supply and balances with totalSupply() and balanceOf() on chain.
 
     Runs eth_call at the checkpoint block (or --block N) for each token's total supply, its
@@ -537,6 +586,7 @@ def verify_cmd(ctx: Context, block, top, sample, addresses, repair, dry_run) -> 
         indexer verify --repair --dry-run
         indexer verify --repair --sample 200
         indexer verify --repair --address 0x28c6c06298d514db089934071355e5743bf21d60
+        indexer --config gold.toml verify --chain arbitrum
     """
     from indexer import store
     from indexer.config import check_address, require_rpc_url
@@ -547,13 +597,15 @@ def verify_cmd(ctx: Context, block, top, sample, addresses, repair, dry_run) -> 
         raise click.UsageError("--dry-run goes with --repair")
     also = [_run(check_address, "--address", a) for a in addresses]
     config = _run(ctx.load)
+    if chain_name is not None:
+        config = _run(config.for_chain, chain_name)
     url = _run(require_rpc_url, config)
     conn = _open_db(ctx, config)
     if repair:
         from indexer.repair import take_writer_lock
 
         try:
-            _run(take_writer_lock, conn)
+            _run(take_writer_lock, conn, config.chain.id)
         except click.ClickException:
             conn.close()
             raise
@@ -752,8 +804,10 @@ def readonly_role(ctx: Context, role: str, password_env: str | None) -> None:
 @click.option("--max-lag", type=click.IntRange(min=0), default=None, metavar="BLOCKS",
               help="Exit 1 when a token is more than this many blocks behind the head "
                    "(default: [metrics] max_lag_blocks, 64).")
+@click.option("--chain", "chain_name", default=None, metavar="NAME",
+              help="Only this configured chain (default: every one).")
 @click.pass_obj
-def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
+def status(ctx: Context, as_json: bool, max_lag: int | None, chain_name: str | None) -> None:
     """Show per token how far the index is and whether a sync is running.
 
     Also what the sync's RPC use cost since it started (requests by method; the credits
@@ -761,22 +815,43 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
     provider's quota to reset.
 
     Exit code: 0 healthy, 1 lagging more than --max-lag blocks, 2 the RPC endpoint or the
-    database cannot be reached.
+    database cannot be reached (with several chains: the worst of them). --json gives one
+    object; with several chains, {"chains": [one object per chain], "healthy": ...}.
 
     \b
     Example:
         indexer status
         indexer status --json --max-lag 100 || alert "gold-indexer is behind"
+        indexer --config gold.toml status --chain arbitrum
     """
     import json
+
+    config = _run(ctx.load)
+    threshold = config.metrics.max_lag_blocks if max_lag is None else max_lag
+    names = [chain_name] if chain_name else [c.name for c in config.chains] or [None]
+    chains = [_run(config.for_chain, n) if n else config for n in names]
+    reports = [_chain_status(ctx, chain, threshold) for chain in chains]
+    code = max(r.pop("code") for r in reports)
+    if as_json:
+        out = reports[0] if len(reports) == 1 else {
+            "chains": reports, "healthy": code == 0, "max_lag_blocks": threshold}
+        click.echo(json.dumps(out, default=str, indent=2))
+    else:
+        for report in reports:
+            _print_status(report)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _chain_status(ctx: Context, config: Config, threshold: int) -> dict:
+    """One chain's part of `status`, with its exit code under "code"."""
     from datetime import datetime, timezone
 
     from indexer import store
     from indexer.rpc import RpcClient
 
-    config = _run(ctx.load)
-    threshold = config.metrics.max_lag_blocks if max_lag is None else max_lag
-    report: dict = {"chain_id": config.chain.id, "tokens": [], "sync_running": None,
+    report: dict = {"chain": config.chain.label, "chain_id": config.chain.id, "tokens": [],
+                    "sync_running": None,
                     "head_block": None, "head_time": None, "finalized_block": None, "rpc": None,
                     "estimated_block_times": None, "prices": [], "errors": []}
     if config.rpc.url:
@@ -800,7 +875,7 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
         url = _database_url(ctx, config, keep_running=False)
         conn = store.connect(url)
         try:
-            report["sync_running"] = store.sync_running(conn)
+            report["sync_running"] = store.sync_running(conn, config.chain.id)
             report["tokens"] = store.load_status(conn, config.chain.id)
             report["rpc"] = _rpc_report(store.load_rpc_status(conn, config.chain.id))
             report["estimated_block_times"] = store.count_estimated_times(conn, config.chain.id)
@@ -827,12 +902,8 @@ def status(ctx: Context, as_json: bool, max_lag: int | None) -> None:
     code = 2 if report["errors"] else (1 if lagging else 0)
     report["healthy"] = code == 0
     report["max_lag_blocks"] = threshold
-    if as_json:
-        click.echo(json.dumps(report, default=str, indent=2))
-    else:
-        _print_status(report)
-    if code:
-        raise click.exceptions.Exit(code)
+    report["code"] = code
+    return report
 
 
 def _rpc_report(row: dict | None) -> dict | None:
@@ -872,7 +943,7 @@ def _print_status(report: dict) -> None:
     from datetime import datetime, timezone
 
     head = report["head_block"]
-    click.echo(f"chain {report['chain_id']}: head {head if head is not None else '?'}, "
+    click.echo(f"{report['chain']} (chain {report['chain_id']}): head {head if head is not None else '?'}, "
                f"finalized {report['finalized_block'] if report['finalized_block'] is not None else '?'}; "
                f"sync {'running' if report['sync_running'] else 'not running'}")
     if report["tokens"]:

@@ -133,11 +133,11 @@ def _decoded(row: Sequence) -> tuple:
             json.loads(args) if isinstance(args, str) else args, row[_BLOCK_HASH])
 
 
-def take_writer_lock(conn: psycopg.Connection) -> None:
+def take_writer_lock(conn: psycopg.Connection, chain_id: int) -> None:
     """A repair writes: it takes the sync's writer lock (held until `conn` closes), or refuses
     while a sync holds it."""
     try:
-        store.acquire_writer_lock(conn)
+        store.acquire_writer_lock(conn, chain_id)
     except SyncLocked:
         raise CannotRepair("an indexer sync is writing to this database: stop it, then run "
                            "verify --repair again; nothing was changed") from None

@@ -26,8 +26,13 @@ from indexer.tokens import Token
 
 log = logging.getLogger(__name__)
 
-# pg_try_advisory_lock key of the single writer: the ASCII of "goldidx1" as a bigint.
-WRITER_LOCK_KEY = int.from_bytes(b"goldidx1", "big") & 0x7FFF_FFFF_FFFF_FFFF
+# pg_try_advisory_lock(class, object) of a chain's single writer: the class is the ASCII of
+# "gsyn", the object the chain id (below 2^31 for every chain we know; folded in if not).
+WRITER_LOCK_CLASS = int.from_bytes(b"gsyn", "big")
+
+
+def _writer_lock_object(chain_id: int) -> int:
+    return chain_id % 2**31
 
 _COPY_LOGS = sql.SQL("COPY logs ({}) FROM STDIN").format(
     sql.SQL(", ").join(sql.Identifier(c) for c in LOG_COLUMNS)
@@ -109,13 +114,15 @@ def ensure_database(admin_url: str, name: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def acquire_writer_lock(conn: psycopg.Connection) -> None:
-    """Session-level advisory lock: one `indexer sync` per database. Held until `conn` closes."""
-    got = conn.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()[0]
+def acquire_writer_lock(conn: psycopg.Connection, chain_id: int) -> None:
+    """Session-level advisory lock: one writer (`indexer sync`, a repair) per chain and
+    database; several chains' syncs write side by side. Held until `conn` closes."""
+    got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                       (WRITER_LOCK_CLASS, _writer_lock_object(chain_id))).fetchone()[0]
     if not got:
         raise SyncLocked(
-            "another indexer sync is already writing to this database: stop it first "
-            "(or wait for it), then start this one again"
+            f"another indexer sync is already writing chain {chain_id} to this database: stop "
+            "it first (or wait for it), then start this one again"
         )
 
 
@@ -818,14 +825,14 @@ def _readonly_leak_error(role: str, leaks: list[tuple]) -> DatabaseError:
                          f"changed: {how}")
 
 
-def sync_running(conn: psycopg.Connection) -> bool:
-    """Whether some session holds the writer lock on this database."""
+def sync_running(conn: psycopg.Connection, chain_id: int) -> bool:
+    """Whether some session holds chain `chain_id`'s writer lock on this database."""
     row = conn.execute(
         """SELECT EXISTS (SELECT 1 FROM pg_locks
                           WHERE locktype = 'advisory' AND granted
                             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                            AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1)""",
-        (WRITER_LOCK_KEY >> 32, WRITER_LOCK_KEY & 0xFFFF_FFFF),
+                            AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 2)""",
+        (WRITER_LOCK_CLASS, _writer_lock_object(chain_id)),
     ).fetchone()
     return bool(row[0])
 

@@ -104,6 +104,8 @@ class Token:
     fee_legs: bool = False
     # The proxy's storage slot holding its implementation address (None: not a proxy we read).
     implementation_slot: str | None = None
+    # The name of the configured chain it lives on (None: not placed by a configuration yet).
+    chain: str | None = None
 
     @property
     def topics(self) -> dict[str, EventSpec]:

@@ -11,18 +11,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from typing import Any, Mapping
 
-from indexer.config.schema import (_SECTIONS, AuditConfig, ChainConfig, Config, DatabaseConfig,
-                                   MetricsConfig, PricesConfig, RpcConfig, SyncConfig)
-from indexer.config.tokens import TOKEN_SYMBOL, TokenOverride, _build_token
+from indexer.config.chains import CHAIN_NAME, read_chains
+from indexer.config.schema import (_SECTIONS, AuditConfig, ChainConfig, ChainSpec, Config,
+                                   DatabaseConfig, MetricsConfig, PricesConfig, RpcConfig,
+                                   SyncConfig)
+from indexer.config.tokens import TOKEN_SYMBOL, TokenOverride, build_token
 from indexer.config.values import (ENV_PREFIX, _check_address, _field_types, _read_table,
                                    check_address, find_config_file, read_toml)
 from indexer.errors import ConfigError
 from indexer.tokens import MAINNET_TOKENS
 
 __all__ = [
-    "AuditConfig", "ChainConfig", "Config", "DatabaseConfig", "ENV_PREFIX", "MetricsConfig",
+    "AuditConfig", "ChainConfig", "ChainSpec", "Config", "DatabaseConfig", "ENV_PREFIX", "MetricsConfig",
     "PricesConfig", "RpcConfig", "SyncConfig", "TokenOverride", "check_address",
     "find_config_file", "load_config", "read_toml", "require_rpc_url",
 ]
@@ -55,10 +58,12 @@ def load_config(
                     raise ConfigError(f"tokens.{symbol} must be a table")
                 token_raw[symbol] = dict(tbody)
             continue
+        if name == "chains":
+            continue
         if name not in _SECTIONS:
             raise ConfigError(
                 f"unknown section [{name}] in {source}: valid sections are "
-                f"{', '.join(list(_SECTIONS) + ['tokens'])}"
+                f"{', '.join(list(_SECTIONS) + ['tokens', 'chains'])}"
             )
         if not isinstance(body, dict):
             raise ConfigError(f"{name} must be a table: write [{name}] and its keys below it")
@@ -75,12 +80,33 @@ def load_config(
         key: _check_address(f"prices.{key}", value)
         for key in ("xau_usd", "paxg_usd") if (value := getattr(built["prices"], key)) is not None})
 
+    chain = built["chain"]
+    if chain.name is not None and not CHAIN_NAME.fullmatch(chain.name):
+        raise ConfigError(f"chain.name = {chain.name!r}: a chain's name is a letter then up to "
+                          "31 letters, digits or _")
+    chains = read_chains(raw.get("chains", {}), env, source,
+                         ChainSpec(chain.label, chain.id, built["rpc"]))
+    built["chain"] = ChainConfig(chain.id, chain.label)
     tokens = tuple(
-        _build_token(symbol, token_raw.get(symbol, {}), env, source)
+        build_token(symbol, token_raw.get(symbol, {}), env, source, [c.name for c in chains])
         for symbol in [*MAINNET_TOKENS, *(s for s in token_raw if s not in MAINNET_TOKENS)]
     )
-    config = Config(tokens=tokens, source=source, **built)
-    _validate(config)
+    config = Config(tokens=tuple(t for t in tokens if t.chain == chains[0].name), source=source,
+                    chains=chains, all_tokens=tokens, **built)
+    for spec in chains:
+        try:
+            _validate(config.for_chain(spec.name))
+        except ConfigError as exc:
+            if spec is chains[0]:
+                raise
+            # The checks name [rpc]'s keys; this chain's are in [chains.NAME.rpc].
+            raise ConfigError(re.sub(r"(?<![\w.])rpc\.", f"chains.{spec.name}.rpc.",
+                                     str(exc))) from None
+    if not any(t.enabled for t in tokens):
+        raise ConfigError("every token is disabled: enable at least one under [tokens.*]")
+    symbols = [t.symbol.upper() for t in tokens]
+    if len(set(symbols)) != len(symbols):
+        raise ConfigError("two tokens' names differ only in case: rename one of [tokens.*]")
     return config
 
 
@@ -151,18 +177,17 @@ def _validate(config: Config) -> None:
         raise ConfigError("audit.sample and audit.every_batches must be 0 or more")
     if not 0 <= a.budget_share <= 1:
         raise ConfigError(f"audit.budget_share must be between 0 and 1, got {a.budget_share}")
-    if not config.enabled_tokens:
-        raise ConfigError("every token is disabled: enable at least one under [tokens.*]")
     addresses = [t.address for t in config.enabled_tokens]
     if len(set(addresses)) != len(addresses):
         raise ConfigError("two enabled tokens share one address: check [tokens.*] address")
-    symbols = [t.symbol.upper() for t in config.tokens]
-    if len(set(symbols)) != len(symbols):
-        raise ConfigError("two tokens' names differ only in case: rename one of [tokens.*]")
 
 
 def require_rpc_url(config: Config) -> str:
     """The RPC URL, for the commands that need one; the others run without it."""
     if not config.rpc.url:
+        if config.chains and config.chain.name != config.chains[0].name:
+            name = config.chain.name
+            raise ConfigError(f"no RPC URL for chain {name}: set url in [chains.{name}.rpc] or "
+                              f"INDEXER_CHAINS_{name.upper()}_RPC_URL")
         raise ConfigError("no RPC URL: set [rpc] url in the config, INDEXER_RPC_URL, or --rpc-url")
     return config.rpc.url

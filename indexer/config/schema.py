@@ -3,8 +3,10 @@ and what it does beside it, and the `Config` they make together."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from indexer.errors import ConfigError
 from indexer.feeds import DEFAULT_FEEDS, PAXG_USD, XAU_USD
 from indexer.tokens import MAINNET_CHAIN_ID, Token
 
@@ -39,6 +41,29 @@ class RpcConfig:
 @dataclass(frozen=True, slots=True)
 class ChainConfig:
     id: int = MAINNET_CHAIN_ID
+    # The chain's name in `sync --chain`, status and tokens' `chain` (default: "ethereum" for
+    # chain id 1, else "chain<id>").
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or default_chain_name(self.id)
+
+
+def default_chain_name(chain_id: int) -> str:
+    return "ethereum" if chain_id == MAINNET_CHAIN_ID else f"chain{chain_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainSpec:
+    """One chain the configuration syncs: [chain] with [rpc] (the first), or a [chains.NAME]
+    table with its own [chains.NAME.rpc]; confirmations and poll_interval None: [sync]'s."""
+
+    name: str
+    id: int
+    rpc: RpcConfig
+    confirmations: int | None = None
+    poll_interval: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +152,35 @@ class Config:
     source: str  # where the file came from, for messages
     prices: PricesConfig = PricesConfig()
     audit: AuditConfig = AuditConfig()
+    # Every chain configured, the first being this config's own; every chain's tokens (each
+    # Token's `chain` names its chain). `tokens` holds this chain's only.
+    chains: tuple[ChainSpec, ...] = ()
+    all_tokens: tuple[Token, ...] = ()
 
     @property
     def enabled_tokens(self) -> tuple[Token, ...]:
         return tuple(t for t in self.tokens if t.enabled)
+
+    def chain_named(self, name: str) -> ChainSpec:
+        for spec in self.chains:
+            if spec.name.lower() == name.lower():
+                return spec
+        raise ConfigError(f"no chain named {name!r}: the configured chains are "
+                          f"{', '.join(c.name for c in self.chains)}")
+
+    def for_chain(self, name: str) -> Config:
+        """This configuration as one chain's: its id, RPC, confirmations and tokens. Prices
+        are read on the first chain only (the feeds' proxies are mainnet's)."""
+        spec = self.chain_named(name)
+        first = spec is self.chains[0]
+        sync = dataclasses.replace(
+            self.sync,
+            confirmations=self.sync.confirmations if spec.confirmations is None else spec.confirmations,
+            poll_interval=self.sync.poll_interval if spec.poll_interval is None else spec.poll_interval)
+        return dataclasses.replace(
+            self, rpc=spec.rpc, chain=ChainConfig(spec.id, spec.name), sync=sync,
+            tokens=tuple(t for t in self.all_tokens if t.chain == spec.name),
+            prices=self.prices if first else dataclasses.replace(self.prices, enabled=False))
 
     @property
     def feeds(self) -> dict[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from indexer.config.values import _check_address, _read_table
 from indexer.errors import ConfigError
@@ -21,15 +21,32 @@ class TokenOverride:
     # A token the registry does not know is added with its kind (paxg, xaut, erc20; see
     # indexer/tokens.py KINDS).
     kind: str | None = None
+    # The [chains.NAME] it lives on (default: [chain]'s; the built-in tokens live there).
+    chain: str | None = None
 
 
 # A token's name in [tokens.NAME]: it keys the database's rows, metrics labels and
 # INDEXER_TOKENS_NAME_* variables.
 TOKEN_SYMBOL = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,19}")
 
-def _build_token(symbol: str, body: dict[str, Any], env: Mapping[str, str], source: str) -> Token:
+def build_token(symbol: str, body: dict[str, Any], env: Mapping[str, str], source: str,
+                chains: Sequence[str]) -> Token:
+    """The token [tokens.`symbol`] describes (a built-in one's defaults where it says nothing),
+    on its chain: one of `chains`, the first by default."""
     values = _read_table(f"tokens.{symbol}", TokenOverride, body, env, source)
     override = TokenOverride(**values)
+    chain = chains[0] if override.chain is None else next(
+        (c for c in chains if c.lower() == override.chain.lower()), None)
+    if chain is None:
+        raise ConfigError(f"tokens.{symbol}.chain = {override.chain!r} names no chain: the "
+                          f"configured chains are {', '.join(chains)} (add [chains.{override.chain}])")
+    if symbol in MAINNET_TOKENS and chain != chains[0]:
+        raise ConfigError(f"tokens.{symbol} is the built-in {symbol} of [chain]: give another "
+                          f"name to a token on {chain}")
+    return dataclasses.replace(_token(symbol, override), chain=chain)
+
+
+def _token(symbol: str, override: TokenOverride) -> Token:
     kinds = ", ".join(KINDS)
     if override.kind == "oft":
         raise ConfigError(f"tokens.{symbol}.kind = oft (XAUt0 on its chains) is not supported "

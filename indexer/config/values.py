@@ -18,7 +18,7 @@ ENV_PREFIX = "INDEXER_"
 
 def _field_types(cls: type) -> dict[str, Any]:
     hints = {"str | None": str, "int": int, "float": float, "bool": bool, "int | None": int,
-             "bool | None": bool,
+             "bool | None": bool, "float | None": float,
              "tuple[str, ...]": tuple, "tuple[tuple[str, float], ...]": dict}
     return {f.name: hints[f.type] for f in dataclasses.fields(cls)}
 

@@ -105,7 +105,7 @@ class Syncer:
 
     def _connect(self) -> None:
         self.conn = store.connect(self.database_url, attempts=store.CONNECT_ATTEMPTS)
-        store.acquire_writer_lock(self.conn)
+        store.acquire_writer_lock(self.conn, self.config.chain.id)
         self.metrics.database_ok(True)
 
     def _reconnect(self, exc: Exception) -> None:

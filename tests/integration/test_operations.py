@@ -64,7 +64,7 @@ def test_status_before_during_and_after_a_sync(chain, tmp_path, database_url):
     table = run_cli("--config", str(path), "status", "--max-lag", "5")
     assert table.exit_code == 1
     lines = table.output.strip().splitlines()
-    assert lines[0] == f"chain 31337: head {head + 10}, finalized {max(0, head + 10 - 64)}; sync not running"
+    assert lines[0] == f"chain31337 (chain 31337): head {head + 10}, finalized {max(0, head + 10 - 64)}; sync not running"
     assert lines[1].split() == ["token", "indexed", "block", "block", "time", "(UTC)", "lag", "lag",
                                 "time", "events", "last", "batch", "views", "at"]
     assert lines[2].startswith("PAXG") and lines[3].startswith("XAUT")

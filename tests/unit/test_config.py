@@ -26,6 +26,12 @@ DEV_CHECKSUM = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 DEV_LOWER = DEV_CHECKSUM.lower()
 
 
+XAUM = "0x2103E845C5E135493Bb6c2A4f0B8651956eA8682"
+
+# The built-in tokens as a configuration places them: on its first chain.
+BUILT_IN = tuple(dataclasses.replace(MAINNET_TOKENS[s], chain="ethereum") for s in ("PAXG", "XAUT"))
+
+
 def write(tmp_path: Path, text: str) -> str:
     path = tmp_path / "config.toml"
     path.write_text(text)
@@ -48,13 +54,14 @@ def test_empty_file_gives_builtin_defaults(tmp_path):
     path = write(tmp_path, "")
     config = load_config(path, env={}, overrides={})
     assert config.rpc == RpcConfig(url=None, timeout=30.0, max_attempts=8)
-    assert config.chain == ChainConfig(id=1)
+    assert config.chain == ChainConfig(id=1, name="ethereum")
     assert config.sync == SyncConfig(
         confirmations=12, poll_interval=12.0, batch_blocks=100, min_batch_blocks=1,
         max_batch_blocks=100_000, target_logs=10_000, header_batch=250,
     )
     assert config.database == DatabaseConfig(url=None)
-    assert config.tokens == (MAINNET_TOKENS["PAXG"], MAINNET_TOKENS["XAUT"])
+    assert config.tokens == tuple(dataclasses.replace(MAINNET_TOKENS[s], chain="ethereum")
+                                  for s in ("PAXG", "XAUT"))
     assert config.enabled_tokens == config.tokens
     assert config.source == path
 
@@ -65,7 +72,7 @@ def test_no_file_anywhere_gives_builtin_defaults(tmp_path, monkeypatch):
     config = load_config(None, env={}, overrides={})
     assert config.source == "built-in defaults"
     assert config.sync == SyncConfig()
-    assert config.tokens == (MAINNET_TOKENS["PAXG"], MAINNET_TOKENS["XAUT"])
+    assert config.tokens == BUILT_IN
 
 
 def test_file_values_replace_defaults(tmp_path):
@@ -95,7 +102,7 @@ enabled = false
 """)
     assert config.rpc == RpcConfig(url="https://rpc.example/KEY", timeout=5.0, max_attempts=3)
     assert isinstance(config.rpc.timeout, float)
-    assert config.chain == ChainConfig(id=31337)
+    assert config.chain == ChainConfig(id=31337, name="chain31337")
     assert config.sync == SyncConfig(
         confirmations=0, poll_interval=0.5, batch_blocks=10, min_batch_blocks=2,
         max_batch_blocks=20, target_logs=100, header_batch=7,
@@ -164,7 +171,79 @@ def test_cli_override_of_none_leaves_environment_value(tmp_path):
 def test_shipped_example_config_is_valid():
     config = load_config(str(REPO / "config.example.toml"), env={}, overrides={})
     assert config.sync == SyncConfig()
-    assert config.enabled_tokens == (MAINNET_TOKENS["PAXG"], MAINNET_TOKENS["XAUT"])
+    assert config.enabled_tokens == BUILT_IN
+
+
+def test_the_example_configs_commented_chains_are_valid_once_uncommented(tmp_path):
+    text = (REPO / "config.example.toml").read_text()
+    start = text.index("# [chains.arbitrum]")
+    body = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
+                     for line in text[start:].splitlines()
+                     if not line.startswith(("# The mixed-case", "# digits are")))
+    config = load_config(write(tmp_path, text[:start] + body), env={}, overrides={})
+    assert [(c.name, c.id) for c in config.chains] == [
+        ("ethereum", 1), ("arbitrum", 42161), ("polygon", 137), ("avalanche", 43114)]
+    polygon = config.for_chain("polygon")
+    assert [(t.symbol, t.chain, t.start_block) for t in polygon.tokens] == [
+        ("XAUt0_polygon", "polygon", 0)]
+    assert polygon.rpc.url == "https://polygon.example/KEY" and polygon.feeds == {}
+
+
+def test_a_chain_is_configured_with_its_own_rpc_and_confirmations(tmp_path):
+    config = load_config(write(tmp_path, f"""
+[rpc]
+url = "http://first:8545"
+[sync]
+confirmations = 12
+[chains.arb]
+id = 42161
+confirmations = 3
+[chains.arb.rpc]
+url = "http://arb:8545"
+fallback_urls = ["http://arb2:8545"]
+[tokens.XAUt0]
+chain = "arb"
+kind = "erc20"
+address = "{XAUM}"
+start_block = 7
+"""), env={"INDEXER_CHAINS_ARB_RPC_TIMEOUT": "9"}, overrides={})
+    assert [t.symbol for t in config.tokens] == ["PAXG", "XAUT"]  # the first chain's
+    arb = config.for_chain("ARB")
+    assert (arb.chain.id, arb.chain.name, arb.rpc.url, arb.rpc.fallback_urls, arb.rpc.timeout,
+            arb.sync.confirmations) == (42161, "arb", "http://arb:8545", ("http://arb2:8545",),
+                                        9.0, 3)
+    assert [t.symbol for t in arb.tokens] == ["XAUt0"] and arb.feeds == {}
+    assert config.for_chain("ethereum").sync.confirmations == 12
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[chains.arb]\nconfirmations = 1\n", "chains.arb.id is missing: the chain id its RPC serves "
+     "(42161 for Arbitrum One, for example)"),
+    ("[chains.arb]\nid = 1\n", "chains.arb: chain id 1 is already [chain] (its RPC goes in [rpc])"),
+    ("[chains.ethereum]\nid = 5\n", "chains.ethereum: the name is taken by [chain]"),
+    ("[chains.arb]\nid = 5\nrpc = 3\n", "chains.arb.rpc must be a table: write [chains.arb.rpc] "
+     "and its url below it"),
+    ("[chains.arb]\nid = 5\n[chains.arb.rpc]\nurl = \"ftp://x\"\n",
+     "chains.arb.rpc.url must start with http:// or https://, got ftp:…"),
+    ("[chains.arb]\nid = 5\n[chains.arb.rpc]\nurll = 1\n", "unknown key chains.arb.rpc.urll"),
+    (f'[tokens.G]\nchain = "nowhere"\nkind = "erc20"\naddress = "{XAUM}"\nstart_block = 1\n',
+     "tokens.G.chain = 'nowhere' names no chain: the configured chains are ethereum (add "
+     "[chains.nowhere])"),
+    ('[chains.arb]\nid = 5\n[tokens.PAXG]\nchain = "arb"\n',
+     "tokens.PAXG is the built-in PAXG of [chain]: give another name to a token on arb"),
+])
+def test_a_bad_chain_is_refused_with_one_line(tmp_path, text, message):
+    assert config_error(tmp_path, text).startswith(message)
+
+
+def test_a_chain_without_an_rpc_url_is_refused_when_synced(tmp_path):
+    config = load_config(write(tmp_path, "[chains.arb]\nid = 5\n"), env={}, overrides={})
+    with pytest.raises(ConfigError, match=r"^no RPC URL for chain arb: set url in "
+                                          r"\[chains.arb.rpc\] or INDEXER_CHAINS_ARB_RPC_URL$"):
+        require_rpc_url(config.for_chain("arb"))
+    with pytest.raises(ConfigError, match="^no chain named 'bsc': the configured chains are "
+                                          "ethereum, arb$"):
+        config.for_chain("bsc")
 
 
 # -- pricing and budgets ------------------------------------------------------------------------
@@ -266,7 +345,7 @@ def test_unknown_section_names_it(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(path, env={}, overrides={})
     assert str(info.value) == (
-        f"unknown section [rcp] in {path}: valid sections are rpc, chain, sync, database, metrics, prices, audit, tokens"
+        f"unknown section [rcp] in {path}: valid sections are rpc, chain, sync, database, metrics, prices, audit, tokens, chains"
     )
 
 
@@ -289,7 +368,7 @@ def test_unknown_token_key_names_it(tmp_path):
         load_config(path, env={}, overrides={})
     assert str(info.value) == (
         f"unknown key tokens.PAXG.start in {path}: valid keys are address, start_block, "
-        "decimals, enabled, kind"
+        "decimals, enabled, kind, chain"
     )
 
 
@@ -297,9 +376,6 @@ def test_a_token_not_built_in_needs_its_kind_address_and_first_block(tmp_path):
     message = config_error(tmp_path, "[tokens.USDT]\nenabled = true\n")
     assert message == ("tokens.USDT is not a built-in token (those are PAXG, XAUT): add it with "
                        "kind, address, start_block (kind: one of paxg, xaut, erc20)")
-
-
-XAUM = "0x2103E845C5E135493Bb6c2A4f0B8651956eA8682"
 
 
 def test_a_token_is_added_by_configuration(tmp_path):

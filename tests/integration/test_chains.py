@@ -1,0 +1,170 @@
+"""Several chains in one database ([chains.NAME], issue 14): one `indexer sync` syncs each chain
+beside the others, `--chain` splits them over processes writing at once, a reorg on one chain
+rolls back only that chain, and status and verify speak per chain."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+from web3 import Web3
+
+from tests.chain import load_artifact
+from tests.conftest import Anvil
+from tests.integration.test_sync import dump_tables, run_cli, sync_once
+
+pytestmark = pytest.mark.integration
+
+SIDE_ID = 42161
+
+
+class SideChain:
+    """A second anvil (chain id 42161) with one gold token of kind erc20 (an XautLike)."""
+
+    def __init__(self):
+        self.anvil = Anvil(("--chain-id", str(SIDE_ID)))
+        self.w3 = Web3(Web3.HTTPProvider(self.anvil.url, request_kwargs={"timeout": 60}))
+        self.accounts = [Web3.to_checksum_address(a) for a in self.w3.eth.accounts]
+        art = load_artifact("XautLike")
+        factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        receipt = self.w3.eth.wait_for_transaction_receipt(
+            factory.constructor().transact({"from": self.accounts[0]}))
+        self.token = self.w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
+        self.start = receipt.blockNumber
+
+    def send(self, fn, sender):
+        receipt = self.w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
+        assert receipt.status == 1
+
+    def history(self) -> None:
+        f, a = self.token.functions, self.accounts
+        self.send(f.mint(a[3], 9_000_000), a[0])
+        self.send(f.transfer(a[4], 2_000_000), a[3])
+        self.send(f.redeem(500_000), a[3])
+        for i in range(4):
+            self.send(f.transfer(a[5 + i % 2], 1_000 + i), a[4])
+
+    def reorg(self, depth: int) -> None:
+        """The last `depth` blocks replaced by blocks each minting to another holder."""
+        txs = [[{"from": self.accounts[0], "to": self.token.address, "gas": 300_000,
+                 "data": self.token.functions.mint(self.accounts[7], 77 + i)
+                 ._encode_transaction_data()}, i] for i in range(depth)]
+        self.anvil.rpc("anvil_reorg", [depth, txs])
+
+    def config(self, **chain_keys) -> str:
+        extra = "".join(f"{k} = {v}\n" for k, v in chain_keys.items())
+        return f"""
+[chains.arb]
+id = {SIDE_ID}
+confirmations = 0
+{extra}
+[chains.arb.rpc]
+url = "{self.anvil.url}"
+
+[tokens.XAUt0]
+chain = "arb"
+kind = "erc20"
+address = "{self.token.address}"
+start_block = {self.start}
+"""
+
+
+@pytest.fixture
+def side():
+    node = SideChain()
+    yield node
+    node.anvil.stop()
+
+
+def rows_of(dump: dict, chain_id: int) -> dict:
+    return {name: [r for r in rows if r[0] == chain_id] for name, rows in dump.items()}
+
+
+def two_chains(chain, side, tmp_path, database_url, name="two.toml", **sync) -> str:
+    path = tmp_path / name
+    path.write_text(chain.config_toml(database_url, **sync) + side.config())
+    return str(path)
+
+
+def test_one_sync_indexes_every_chain_and_each_verifies(chain, side, tmp_path, database_url):
+    chain.script_history()
+    side.history()
+    path = two_chains(chain, side, tmp_path, database_url)
+    result = run_cli("--config", path, "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert "arb: done:" in result.output and "chain31337: done:" in result.output
+    with psycopg.connect(database_url) as conn:
+        per_chain = conn.execute("SELECT chain_id, token, count(*) FROM logs GROUP BY 1, 2 "
+                                 "ORDER BY 1, 2").fetchall()
+        assert [(c, t) for c, t, _ in per_chain] == [(31337, "PAXG"), (31337, "XAUT"),
+                                                     (SIDE_ID, "XAUt0")]
+        supply = conn.execute("SELECT supply FROM supply_daily WHERE chain_id = %s "
+                              "ORDER BY day DESC LIMIT 1", (SIDE_ID,)).fetchone()[0]
+        assert supply == side.token.functions.totalSupply().call() == 8_500_000
+        assert conn.execute("SELECT decimals FROM tokens WHERE chain_id = %s",
+                            (SIDE_ID,)).fetchone() == (6,)
+    for name in ("arb", "chain31337"):
+        result = run_cli("--config", path, "verify", "--chain", name)
+        assert result.exit_code == 0, (name, result.output)
+    result = run_cli("--config", path, "status", "--json")
+    report = json.loads(result.output)
+    assert [(c["chain"], c["chain_id"], [t["token"] for t in c["tokens"]])
+            for c in report["chains"]] == [("chain31337", 31337, ["PAXG", "XAUT"]),
+                                           ("arb", SIDE_ID, ["XAUt0"])]
+    result = run_cli("--config", path, "status", "--chain", "arb")
+    assert result.output.splitlines()[0].startswith(f"arb (chain {SIDE_ID}): head ")
+
+
+def test_a_reorg_on_one_chain_rolls_back_that_chain_only(chain, side, tmp_path, database_url,
+                                                         database_factory):
+    chain.script_history()
+    side.history()
+    path = two_chains(chain, side, tmp_path, database_url)
+    sync_once(path)
+    main_before = rows_of(dump_tables(database_url), 31337)
+    side.reorg(3)
+    result = run_cli("--config", path, "sync", "--once")
+    assert result.exit_code == 0, result.output
+    assert "reorg: blocks" in result.output
+    after = dump_tables(database_url)
+    assert rows_of(after, 31337) == main_before
+    fresh_url = database_factory()
+    sync_once(two_chains(chain, side, tmp_path, fresh_url, "fresh.toml"))
+    assert rows_of(after, SIDE_ID) == rows_of(dump_tables(fresh_url), SIDE_ID)
+
+
+def test_two_processes_of_two_chains_write_at_once(chain, side, tmp_path, database_url,
+                                                   database_factory):
+    chain.script_history()
+    side.history()
+    path = two_chains(chain, side, tmp_path, database_url)
+    procs = [subprocess.Popen([sys.executable, "-m", "indexer", "--config", path, "sync",
+                               "--chain", name], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+             for name in ("chain31337", "arb")]
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # both daemons caught up with their heads
+            with psycopg.connect(database_url) as conn:
+                done = conn.execute(
+                    "SELECT count(*) FROM checkpoints c JOIN tokens t USING (chain_id) "
+                    "WHERE c.token = t.symbol AND c.block_number >= 0").fetchone()[0]
+            if done == 3 and all(p.poll() is None for p in procs):
+                break
+            time.sleep(0.3)
+        # Each chain's writer lock is its own: a second writer of one chain is refused.
+        again = run_cli("--config", path, "sync", "--once", "--chain", "arb")
+        assert again.exit_code == 1 and "already writing chain 42161" in again.output, again.output
+    finally:
+        for p in procs:
+            p.terminate()
+        outputs = [p.communicate(timeout=30)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    time.sleep(0.2)
+    fresh_url = database_factory()
+    sync_once(two_chains(chain, side, tmp_path, fresh_url, "fresh.toml"))
+    assert dump_tables(database_url) == dump_tables(fresh_url)
