@@ -13,6 +13,9 @@ Besides decoding, two facts need context from neighbouring logs of the same tran
   emits one Transfer per transfer, and two adjacent ones from one sender are two transfers).
 - XAUT's `Redeem(amount)` names no account: it burns from the `from` of the Transfer to 0x0
   just before it, which we copy into the Redeem row.
+A token's OFT contract (XAUt0's bridge) has its own events, OFTSent and OFTReceived, stored as
+the token's rows: from_address the sender (OFTSent) or to_address the receiver (OFTReceived),
+amount the amount sent or received, args the guid and the other chain's endpoint id.
 """
 
 from __future__ import annotations
@@ -102,6 +105,9 @@ _RAW_SHAPE = {
 
 # (topics, 32-byte data words) each event must have; anything else is stored undecoded.
 _LAYOUT = {event: (1 + len(topics), len(words)) for event, (topics, words) in _RAW_SHAPE.items()}
+_LAYOUT.update({"OFTSent": (3, 3), "OFTReceived": (3, 2)})
+# Stored with their raw topics and data besides the decoded columns.
+_KEEP_RAW = frozenset({"Upgraded", "OFTSent", "OFTReceived"})
 
 
 def _fields(event: str, topics: list[str], data: str) -> tuple[str | None, str | None, int | None, str | None]:
@@ -129,6 +135,13 @@ def _fields(event: str, topics: list[str], data: str) -> tuple[str | None, str |
     if event == "BetaDelegatedTransfer":
         args = {"seq": str(_word(data, 1)), "service_fee": str(_word(data, 2))}
         return _addr(topics[1]), _addr(topics[2]), _word(data, 0), orjson.dumps(args).decode()
+    if event == "OFTSent":  # guid, fromAddress | dstEid, amountSentLD, amountReceivedLD
+        args = {"guid": topics[1], "dst_eid": _word(data, 0),
+                "amount_received": str(_word(data, 2))}
+        return _addr(topics[2]), None, _word(data, 1), orjson.dumps(args).decode()
+    if event == "OFTReceived":  # guid, toAddress | srcEid, amountReceivedLD
+        args = {"guid": topics[1], "src_eid": _word(data, 0)}
+        return None, _addr(topics[2]), _word(data, 1), orjson.dumps(args).decode()
     if event == "Upgraded":
         # Indexed on EIP-1967 proxies (XAUT), in data on PAXG's ZeppelinOS proxy.
         impl = _addr(topics[1]) if len(topics) > 1 else _addr(data[2:66])
@@ -188,7 +201,7 @@ def decode_logs(
     rows: list[list] = []
     # Last row per token symbol within the current transaction, for fee-leg and Redeem pairing.
     prev: dict[str, list] = {}
-    specs = {address: token.topics for address, token in tokens_by_address.items()}
+    specs = {address: token.topics_at(address) for address, token in tokens_by_address.items()}
     hexints: dict[Any, int] = {}  # block numbers and tx indexes repeat: parse each once
     for log in raw_logs:
         if log.get("removed"):
@@ -214,7 +227,9 @@ def decode_logs(
                 frm, to, amount, args = "0x" + topics[1][-40:], "0x" + topics[2][-40:], int(data, 16), None
             else:
                 frm, to, amount, args = _fields(event, topics, data)
-            keep_raw = event == "Upgraded"  # its address sits in a topic or in data
+            # Upgraded: its address sits in a topic or in data; the OFT events' guid and
+            # endpoint ids are kept as the node gave them.
+            keep_raw = event in _KEEP_RAW
         except (IndexError, ValueError, BadLog):
             # A log of our topic0 with another layout: keep it raw and undecoded, never guess.
             frm, to, amount, args = None, None, None, '{"undecoded": true}'

@@ -41,7 +41,7 @@ from indexer.errors import IndexerError, RpcError, SyncLocked
 from indexer.rpc import MissingState, RangeTooLarge, RpcClient
 from indexer.sync.derive import DERIVE_LOGS
 from indexer.sync.fetch import HashMismatch, build_batch, fetch_range
-from indexer.tokens import FIXED_SLOTS, Token, all_topics
+from indexer.tokens import FIXED_SLOTS, Token, all_addresses, all_topics
 from indexer.verify import Check, verify_token
 
 # Answers asked for one block before the repair gives up on it: a provider that drops logs
@@ -341,7 +341,7 @@ class Repairer:
                          f"({attempt}/{REFETCH_ATTEMPTS})")
             try:
                 answer = fetch_range(
-                    self.rpc, number, number, addresses=[t.address for t in tokens],
+                    self.rpc, number, number, addresses=all_addresses(tokens),
                     topics=all_topics(tokens), window_from=number + 1, finalized=None,
                     header_batch=cfg.sync.header_batch, slots=FIXED_SLOTS.get(self.chain_id))
                 batch = build_batch(answer, self.rpc, chain_id=self.chain_id, tokens=tokens,

@@ -77,6 +77,14 @@ BLOCK_PLACED = _ev("BlockPlaced", "BlockPlaced(address)",
 BLOCK_RELEASED = _ev("BlockReleased", "BlockReleased(address)",
                      "0x665918c9e02eb2fd85acca3969cb054fc84c138e60ec4af22ab6ef2fd4c93c27")
 
+# LayerZero OFT (XAUt0): emitted by a token's OFT contract (the adapter that locks XAUT on
+# Ethereum, the mint-and-burn OFT beside XAUt0 on its chains), not by the token itself.
+OFT_SENT = _ev("OFTSent", "OFTSent(bytes32,uint32,address,uint256,uint256)",
+               "0x85496b760a4b7f8d66384b9df21b381f5d1b1e79f229a47aaf4c232edc2fe59a")
+OFT_RECEIVED = _ev("OFTReceived", "OFTReceived(bytes32,uint32,address,uint256)",
+                   "0xefed6d3500546b29533b128a29e3a94d70788727f0507505ac12eaf2e578fd9c")
+OFT_EVENTS = (OFT_SENT, OFT_RECEIVED)
+
 # Approval is left out on purpose: it is the busiest event after Transfer and moves no balance.
 PAXG_EVENTS = (
     TRANSFER, SUPPLY_INCREASED, SUPPLY_DECREASED, FEE_COLLECTED, FEE_RATE_SET, FEE_RECIPIENT_SET,
@@ -106,10 +114,22 @@ class Token:
     implementation_slot: str | None = None
     # The name of the configured chain it lives on (None: not placed by a configuration yet).
     chain: str | None = None
+    # Its LayerZero OFT contract (lowercase), whose OFTSent/OFTReceived are its bridge-outs and
+    # bridge-ins (None: not bridged, or not read).
+    oft: str | None = None
 
     @property
     def topics(self) -> dict[str, EventSpec]:
         return {e.topic0: e for e in self.events}
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Every address whose logs are this token's: itself, and its OFT contract."""
+        return (self.address,) if self.oft is None else (self.address, self.oft)
+
+    def topics_at(self, address: str) -> dict[str, EventSpec]:
+        """The events read at `address`: the OFT's at its OFT contract, the token's at itself."""
+        return {e.topic0: e for e in OFT_EVENTS} if address == self.oft else self.topics
 
 
 # keccak256("org.zeppelinos.proxy.implementation"): where PAXG's ZeppelinOS
@@ -149,18 +169,21 @@ KINDS: dict[str, tuple[tuple[EventSpec, ...], bool, str | None]] = {
     "paxg": (PAXG_EVENTS, True, ZEPPELINOS_IMPLEMENTATION_SLOT),
     "xaut": (XAUT_EVENTS, False, EIP1967_IMPLEMENTATION_SLOT),
     "erc20": ((TRANSFER,), False, None),
+    # XAUt0 on its chains: its Transfer (bridge-ins are mints from 0x0, bridge-outs burns to
+    # it), and OFTSent/OFTReceived at its OFT contract (`oft`, required).
+    "oft": ((TRANSFER,), False, None),
 }
 BUILT_IN_KINDS = {"PAXG": "paxg", "XAUT": "xaut"}
 
 
 def configured_token(symbol: str, kind: str, address: str, start_block: int,
-                     decimals: int | None, enabled: bool = True) -> Token:
+                     decimals: int | None, enabled: bool = True, oft: str | None = None) -> Token:
     """A token the configuration adds ([tokens.NAME] with a kind). decimals None: read from
     the contract (decimals()) before the sync stores anything."""
     events, fee_legs, slot = KINDS[kind]
     return Token(symbol=symbol, name=symbol, address=address, decimals=decimals,
                  start_block=start_block, events=events, enabled=enabled, fee_legs=fee_legs,
-                 implementation_slot=slot)
+                 implementation_slot=slot, oft=oft)
 
 
 # XAUT's first contract (Jan 2020, legacy USDT-style events), migrated to the current one. Not
@@ -172,6 +195,11 @@ def all_topics(tokens: list[Token] | tuple[Token, ...]) -> list[str]:
     """Every topic0 any of `tokens` needs, in a stable order, for one eth_getLogs filter."""
     seen: dict[str, None] = {}
     for token in tokens:
-        for event in token.events:
+        for event in (*token.events, *(OFT_EVENTS if getattr(token, "oft", None) else ())):
             seen.setdefault(event.topic0)
     return list(seen)
+
+
+def all_addresses(sources) -> list[str]:
+    """Every address the log sources (tokens, price aggregators) are read at."""
+    return [a for s in sources for a in getattr(s, "addresses", (s.address,))]

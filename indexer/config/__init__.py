@@ -177,7 +177,7 @@ def _validate(config: Config) -> None:
         raise ConfigError("audit.sample and audit.every_batches must be 0 or more")
     if not 0 <= a.budget_share <= 1:
         raise ConfigError(f"audit.budget_share must be between 0 and 1, got {a.budget_share}")
-    addresses = [t.address for t in config.enabled_tokens]
+    addresses = [a for t in config.enabled_tokens for a in t.addresses]
     if len(set(addresses)) != len(addresses):
         raise ConfigError("two enabled tokens share one address: check [tokens.*] address")
 

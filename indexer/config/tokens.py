@@ -23,6 +23,9 @@ class TokenOverride:
     kind: str | None = None
     # The [chains.NAME] it lives on (default: [chain]'s; the built-in tokens live there).
     chain: str | None = None
+    # Its LayerZero OFT contract, whose OFTSent/OFTReceived are read as its bridge-outs and
+    # bridge-ins (required for kind oft; XAUT's is the adapter that locks it on Ethereum).
+    oft: str | None = None
 
 
 # A token's name in [tokens.NAME]: it keys the database's rows, metrics labels and
@@ -48,9 +51,9 @@ def build_token(symbol: str, body: dict[str, Any], env: Mapping[str, str], sourc
 
 def _token(symbol: str, override: TokenOverride) -> Token:
     kinds = ", ".join(KINDS)
-    if override.kind == "oft":
-        raise ConfigError(f"tokens.{symbol}.kind = oft (XAUt0 on its chains) is not supported "
-                          "yet: kind erc20 reads its Transfers, mints and burns")
+    if override.kind == "oft" and override.oft is None:
+        raise ConfigError(f"tokens.{symbol}.kind = oft needs tokens.{symbol}.oft: the address of "
+                          "its OFT contract (the one that emits OFTSent and OFTReceived)")
     if override.kind is not None and override.kind not in KINDS:
         raise ConfigError(f"tokens.{symbol}.kind must be one of {kinds}, got {override.kind!r}")
     if symbol not in MAINNET_TOKENS:
@@ -70,8 +73,13 @@ def _token(symbol: str, override: TokenOverride) -> Token:
     if not 0 <= decimals <= 77:
         raise ConfigError(f"tokens.{symbol}.decimals must be between 0 and 77, got {decimals}")
     return dataclasses.replace(
-        base, address=address, start_block=start, decimals=decimals, enabled=override.enabled
+        base, address=address, start_block=start, decimals=decimals, enabled=override.enabled,
+        oft=_oft(symbol, override)
     )
+
+
+def _oft(symbol: str, override: TokenOverride) -> str | None:
+    return None if override.oft is None else _check_address(f"tokens.{symbol}.oft", override.oft)
 
 
 def _added_token(symbol: str, override: TokenOverride, kinds: str) -> Token:
@@ -90,5 +98,5 @@ def _added_token(symbol: str, override: TokenOverride, kinds: str) -> Token:
     return configured_token(symbol, override.kind,
                             _check_address(f"tokens.{symbol}.address", override.address),
                             override.start_block, override.decimals,
-                            enabled=override.enabled)
+                            enabled=override.enabled, oft=_oft(symbol, override))
 

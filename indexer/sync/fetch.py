@@ -29,7 +29,7 @@ from indexer.metrics import NullMetrics
 from indexer.rpc import RangeTooLarge, RpcClient
 from indexer.store import Header
 from indexer.sync.plan import RangeSizer
-from indexer.tokens import FIXED_SLOTS, Token, all_topics
+from indexer.tokens import FIXED_SLOTS, Token, all_addresses, all_topics
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int,
     checkpoint = headers[hi] if hi in headers else headers[max(headers)] if headers else None
     aggregators = [t for t in tokens if isinstance(t, Aggregator)]
     tokens = [t for t in tokens if not isinstance(t, Aggregator)]
-    by_address = {t.address: t for t in tokens}
+    by_address = {a: t for t in tokens for a in t.addresses}
     for implementation in upgraded_implementations(raw_logs, by_address) \
             - state.implementation_fee_legs.keys():
         state.implementation_fee_legs[implementation] = proxies.emits_fee_legs(rpc, implementation)
@@ -462,7 +462,7 @@ class Fetcher(threading.Thread):
         every = self.config.sync.cross_check
         cross = every > 0 and self._ranges % every == 0 and hi < self.window_from
         self._ranges += 1
-        task = dict(lo=lo, hi=hi, addresses=[t.address for t in tokens],
+        task = dict(lo=lo, hi=hi, addresses=all_addresses(tokens),
                     topics=all_topics(tokens), window_from=self.window_from,
                     finalized=self.finalized, header_batch=self.config.sync.header_batch,
                     anchor=anchor, slots=FIXED_SLOTS.get(self.config.chain.id),

@@ -16,7 +16,8 @@ const require = createRequire(import.meta.url);
 const solc = require("solc");
 
 const EXPECTED_VERSION = "0.8.37";
-const CONTRACTS = ["MockAggregator", "MockFeedProxy", "PaxgLike", "PaxgV2Like", "XautLike", "ZosProxy"];
+const CONTRACTS = ["MockAggregator", "MockFeedProxy", "OftAdapterLike", "OftMinterLike", "OftTokenLike",
+                   "PaxgLike", "PaxgV2Like", "XautLike", "ZosProxy"];
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fullVersion = solc.version(); // e.g. "0.8.37+commit.xxxxxxxx.Emscripten.clang"

@@ -168,3 +168,82 @@ def test_two_processes_of_two_chains_write_at_once(chain, side, tmp_path, databa
     fresh_url = database_factory()
     sync_once(two_chains(chain, side, tmp_path, fresh_url, "fresh.toml"))
     assert dump_tables(database_url) == dump_tables(fresh_url)
+
+
+def deploy(w3, name: str, sender: str, *args):
+    art = load_artifact(name)
+    tx = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]).constructor(*args).transact(
+        {"from": sender})
+    receipt = w3.eth.wait_for_transaction_receipt(tx)
+    assert receipt.status == 1
+    return w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
+
+
+def test_a_bridge_out_and_in_moves_gold_between_chains_and_keeps_the_total(
+        chain, side, tmp_path, database_url):
+    """XAUT locked in an OFT adapter on the first chain (OFTSent), XAUt0 minted on the second
+    by its OFT contract (OFTReceived), then part of it bridged back: both chains' rows carry the
+    bridge's events with one guid each way, and XAUt0's indexed supply equals the XAUT indexed as
+    locked in the adapter (the bridged ounces a cross-chain total must count once)."""
+    user = chain.users[0]
+    chain.send(chain.xaut.functions.mint(user, 10_000_000), chain.deployer)
+    adapter = deploy(chain.w3, "OftAdapterLike", chain.deployer, chain.xaut.address)
+    xaut0 = deploy(side.w3, "OftTokenLike", side.accounts[0])
+    minter = deploy(side.w3, "OftMinterLike", side.accounts[0], xaut0.address)
+    side.send(xaut0.functions.setOft(minter.address), side.accounts[0])
+    xaut0_start = side.w3.eth.block_number - 2
+
+    chain.send(chain.xaut.functions.approve(adapter.address, 4_000_000), user)
+    chain.send(adapter.functions.send(30110, 4_000_000), user)
+    [sent] = adapter.events.OFTSent().get_logs(from_block=0)
+    side.send(minter.functions.deliver(sent.args.guid, 30101, side.accounts[3], 4_000_000),
+              side.accounts[0])
+    side.send(xaut0.functions.transfer(side.accounts[4], 1_000_000), side.accounts[3])
+    side.send(minter.functions.send(30101, 1_500_000), side.accounts[3])
+    [back] = minter.events.OFTSent().get_logs(from_block=0)
+    chain.send(adapter.functions.deliver(back.args.guid, 30110, user, 1_500_000), chain.deployer)
+
+    path = tmp_path / "bridge.toml"
+    path.write_text(chain.config_toml(database_url).replace(
+        "[tokens.XAUT]\n", f'[tokens.XAUT]\noft = "{adapter.address}"\n') + f"""
+[chains.arb]
+id = {SIDE_ID}
+confirmations = 0
+[chains.arb.rpc]
+url = "{side.anvil.url}"
+
+[tokens.XAUt0]
+chain = "arb"
+kind = "oft"
+address = "{xaut0.address}"
+oft = "{minter.address}"
+start_block = {xaut0_start}
+""")
+    result = run_cli("--config", str(path), "label", "add", adapter.address, "OFT adapter",
+                     "--kind", "bridge")
+    assert result.exit_code == 0, result.output
+    sync_once(path)
+    locked = chain.xaut.functions.balanceOf(adapter.address).call()
+    assert locked == xaut0.functions.totalSupply().call() == 2_500_000
+    with psycopg.connect(database_url) as conn:
+        bridge = conn.execute(
+            "SELECT chain_id, token, event, from_address, to_address, amount, args->>'guid' "
+            "FROM logs WHERE event LIKE 'OFT%' ORDER BY chain_id, block_number").fetchall()
+        guid_out, guid_back = "0x" + sent.args.guid.hex(), "0x" + back.args.guid.hex()
+        assert bridge == [
+            (31337, "XAUT", "OFTSent", user.lower(), None, 4_000_000, guid_out),
+            (31337, "XAUT", "OFTReceived", None, user.lower(), 1_500_000, guid_back),
+            (SIDE_ID, "XAUt0", "OFTReceived", None, side.accounts[3].lower(), 4_000_000, guid_out),
+            (SIDE_ID, "XAUt0", "OFTSent", side.accounts[3].lower(), None, 1_500_000, guid_back),
+        ]
+        latest = {row[0]: row[1:] for row in conn.execute(
+            "SELECT DISTINCT ON (token) token, supply, bridged_units FROM supply_daily "
+            "ORDER BY token, day DESC")}
+    xaut_supply, xaut_bridged = latest["XAUT"]
+    xaut0_supply, _ = latest["XAUt0"]
+    # Each chain's index agrees with its own chain: XAUT's supply, the XAUT locked (bridged),
+    # and XAUt0's supply, which is that same gold.
+    assert xaut_supply == chain.xaut.functions.totalSupply().call()
+    assert xaut_bridged * 10**6 == locked == xaut0_supply
+    for name in ("arb", "chain31337"):
+        assert run_cli("--config", str(path), "verify", "--chain", name).exit_code == 0

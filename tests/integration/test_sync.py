@@ -166,7 +166,7 @@ def test_chain_id_mismatch_is_refused(chain, tmp_path, database_url):
      "Error: sync.confirmations must be an integer, got str 'zero'"),
     (lambda t: t.replace('[rpc]\nurl = "', '[rpc]\nurl_unused = "'), "Error: unknown key rpc.url_unused"),
     (lambda t: t.replace("[tokens.XAUT]", "[tokens.XAUTX]"), "Error: tokens.XAUTX is not a built-in token (those are PAXG, XAUT): add it with kind "
-     "(kind: one of paxg, xaut, erc20)"),
+     "(kind: one of paxg, xaut, erc20, oft)"),
     (lambda t: t + "oops = = 1\n", "is not valid TOML"),
 ])
 def test_bad_config_is_refused_with_one_line(chain, tmp_path, database_url, edit, message):

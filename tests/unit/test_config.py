@@ -368,14 +368,14 @@ def test_unknown_token_key_names_it(tmp_path):
         load_config(path, env={}, overrides={})
     assert str(info.value) == (
         f"unknown key tokens.PAXG.start in {path}: valid keys are address, start_block, "
-        "decimals, enabled, kind, chain"
+        "decimals, enabled, kind, chain, oft"
     )
 
 
 def test_a_token_not_built_in_needs_its_kind_address_and_first_block(tmp_path):
     message = config_error(tmp_path, "[tokens.USDT]\nenabled = true\n")
     assert message == ("tokens.USDT is not a built-in token (those are PAXG, XAUT): add it with "
-                       "kind, address, start_block (kind: one of paxg, xaut, erc20)")
+                       "kind, address, start_block (kind: one of paxg, xaut, erc20, oft)")
 
 
 def test_a_token_is_added_by_configuration(tmp_path):
@@ -392,9 +392,9 @@ def test_a_token_is_added_by_configuration(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[tokens.XAUm]\nkind = "gold"\n', "tokens.XAUm.kind must be one of paxg, xaut, erc20, got 'gold'"),
-    ('[tokens.XAUt0]\nkind = "oft"\n', "tokens.XAUt0.kind = oft (XAUt0 on its chains) is not "
-     "supported yet: kind erc20 reads its Transfers, mints and burns"),
+    ('[tokens.XAUm]\nkind = "gold"\n', "tokens.XAUm.kind must be one of paxg, xaut, erc20, oft, got 'gold'"),
+    ('[tokens.XAUt0]\nkind = "oft"\n', "tokens.XAUt0.kind = oft needs tokens.XAUt0.oft: the "
+     "address of its OFT contract (the one that emits OFTSent and OFTReceived)"),
     ('[tokens.PAXG]\nkind = "erc20"\n', "tokens.PAXG is the built-in PAXG, of kind paxg: give "
      "another name to a token of kind erc20"),
     ('[tokens.1GOLD]\nkind = "erc20"\n', "tokens.1GOLD: a token's name is a letter then up to 19 "

@@ -710,3 +710,26 @@ def test_an_answer_updated_of_another_layout_is_refused():
     with pytest.raises(BadLog):
         decode_prices([bad], chain_id=1, aggregators_by_address={agg.address: agg},
                       first_block={agg.symbol: BLOCK}, block_times=BLOCK_TIMES)
+
+
+def test_oft_events_at_a_tokens_oft_contract_are_its_rows():
+    """OFTSent/OFTReceived come from the token's OFT contract (kind oft, or XAUT's adapter),
+    not from the token: read at that address only, decoded, their raw fields kept."""
+    import dataclasses
+
+    oft = "0x" + "0f" * 20
+    xaut = dataclasses.replace(XAUT, oft=oft)
+    guid = "0x" + "9a" * 32
+    sent = dict(log(xaut, T.OFT_SENT, [guid, topic(ALICE)], data(30110, 5, 5), index=0),
+                address=oft)
+    received = dict(log(xaut, T.OFT_RECEIVED, [guid, topic(BOB)], data(30101, 7), index=1),
+                    address=oft)
+    wrong_place = log(xaut, T.OFT_SENT, [guid, topic(ALICE)], data(1, 2, 3), index=2)  # token's
+    rows = decode_logs([sent, received, wrong_place], chain_id=1,
+                       tokens_by_address={XAUT.address: xaut, oft: xaut},
+                       first_block={"XAUT": 0}, block_times=BLOCK_TIMES, state=DecodeState())
+    assert brief(rows) == [
+        ("OFTSent", ALICE, None, 5, None, f'{{"guid":"{guid}","dst_eid":30110,"amount_received":"5"}}'),
+        ("OFTReceived", None, BOB, 7, None, f'{{"guid":"{guid}","src_eid":30101}}'),
+    ]
+    assert rows[0][14] == "{" + ",".join(sent["topics"]) + "}" and rows[0][15] == sent["data"]
