@@ -59,6 +59,9 @@ VIEWS: dict[str, ViewSpec] = {
                                    "day", ("chain_id", "day"), token_column=False),
     "label_balances_daily": ViewSpec("balance of treasury- and bridge-labelled addresses per day",
                                      "day", ("chain_id", "token", "kind", "day")),
+    "tokenized_gold_daily": ViewSpec("ounces and USD of tokenized gold per day, chain and token, "
+                                     "each bridged ounce once", "day",
+                                     ("day", "chain_id", "token")),
 }
 
 

@@ -126,16 +126,22 @@ def acquire_writer_lock(conn: psycopg.Connection, chain_id: int) -> None:
         )
 
 
-def save_tokens(conn: psycopg.Connection, chain_id: int, tokens: Sequence[Token]) -> None:
+def save_tokens(conn: psycopg.Connection, chain_id: int, tokens: Sequence[Token],
+                chain_name: str) -> None:
+    """The chain's name and its tokens as configured now."""
     with conn.transaction():
+        conn.execute("""INSERT INTO chains (chain_id, name) VALUES (%s, %s)
+                        ON CONFLICT (chain_id) DO UPDATE SET name = EXCLUDED.name""",
+                     (chain_id, chain_name))
         for t in tokens:
             conn.execute(
-                """INSERT INTO tokens (chain_id, symbol, address, decimals, start_block)
-                   VALUES (%s, %s, %s, %s, %s)
+                """INSERT INTO tokens (chain_id, symbol, address, decimals, start_block, kind, oft)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (chain_id, symbol) DO UPDATE
                    SET address = EXCLUDED.address, decimals = EXCLUDED.decimals,
-                       start_block = EXCLUDED.start_block""",
-                (chain_id, t.symbol, t.address, t.decimals, t.start_block),
+                       start_block = EXCLUDED.start_block, kind = EXCLUDED.kind,
+                       oft = EXCLUDED.oft""",
+                (chain_id, t.symbol, t.address, t.decimals, t.start_block, t.kind, t.oft),
             )
 
 

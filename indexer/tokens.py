@@ -117,6 +117,8 @@ class Token:
     # Its LayerZero OFT contract (lowercase), whose OFTSent/OFTReceived are its bridge-outs and
     # bridge-ins (None: not bridged, or not read).
     oft: str | None = None
+    # What it is (KINDS below): paxg, xaut, erc20 or oft.
+    kind: str = "erc20"
 
     @property
     def topics(self) -> dict[str, EventSpec]:
@@ -148,6 +150,7 @@ MAINNET_TOKENS: dict[str, Token] = {
         start_block=8_426_430,
         events=PAXG_EVENTS,
         fee_legs=True,
+        kind="paxg",
         implementation_slot=ZEPPELINOS_IMPLEMENTATION_SLOT,
     ),
     "XAUT": Token(
@@ -159,6 +162,7 @@ MAINNET_TOKENS: dict[str, Token] = {
         start_block=13_524_498,
         events=XAUT_EVENTS,
         implementation_slot=EIP1967_IMPLEMENTATION_SLOT,
+        kind="xaut",
     ),
 }
 
@@ -183,7 +187,7 @@ def configured_token(symbol: str, kind: str, address: str, start_block: int,
     events, fee_legs, slot = KINDS[kind]
     return Token(symbol=symbol, name=symbol, address=address, decimals=decimals,
                  start_block=start_block, events=events, enabled=enabled, fee_legs=fee_legs,
-                 implementation_slot=slot, oft=oft)
+                 implementation_slot=slot, oft=oft, kind=kind)
 
 
 # XAUT's first contract (Jan 2020, legacy USDT-style events), migrated to the current one. Not

@@ -185,7 +185,7 @@ class Syncer:
             if any(t.decimals is None for t in cfg.enabled_tokens):  # tokens the config adds
                 cfg = self.config = dataclasses.replace(
                     cfg, tokens=Contracts(self.rpc).with_decimals(cfg.tokens))
-            self._db(store.save_tokens, cfg.chain.id, cfg.enabled_tokens)
+            self._db(store.save_tokens, cfg.chain.id, cfg.enabled_tokens, cfg.chain.label)
             # A run that ended between a commit and its derive transaction left them behind.
             self._db(store.derive_all, cfg.chain.id, DERIVE_LOGS)
             started = time.monotonic()

@@ -5,6 +5,7 @@ rolls back only that chain, and status and verify speak per chain."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 import subprocess
 import sys
 import time
@@ -170,6 +171,14 @@ def test_two_processes_of_two_chains_write_at_once(chain, side, tmp_path, databa
     assert dump_tables(database_url) == dump_tables(fresh_url)
 
 
+def tokenized(database_url) -> dict:
+    """tokenized_gold_daily's last day: ounces by (chain_id, token)."""
+    with psycopg.connect(database_url) as conn:
+        return {(c, t): o for c, t, o in conn.execute(
+            "SELECT chain_id, token, ounces FROM tokenized_gold_daily "
+            "WHERE day = (SELECT max(day) FROM tokenized_gold_daily)").fetchall()}
+
+
 def deploy(w3, name: str, sender: str, *args):
     art = load_artifact(name)
     tx = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]).constructor(*args).transact(
@@ -186,23 +195,13 @@ def test_a_bridge_out_and_in_moves_gold_between_chains_and_keeps_the_total(
     bridge's events with one guid each way, and XAUt0's indexed supply equals the XAUT indexed as
     locked in the adapter (the bridged ounces a cross-chain total must count once)."""
     user = chain.users[0]
+    chain.script_history()
     chain.send(chain.xaut.functions.mint(user, 10_000_000), chain.deployer)
     adapter = deploy(chain.w3, "OftAdapterLike", chain.deployer, chain.xaut.address)
     xaut0 = deploy(side.w3, "OftTokenLike", side.accounts[0])
     minter = deploy(side.w3, "OftMinterLike", side.accounts[0], xaut0.address)
     side.send(xaut0.functions.setOft(minter.address), side.accounts[0])
     xaut0_start = side.w3.eth.block_number - 2
-
-    chain.send(chain.xaut.functions.approve(adapter.address, 4_000_000), user)
-    chain.send(adapter.functions.send(30110, 4_000_000), user)
-    [sent] = adapter.events.OFTSent().get_logs(from_block=0)
-    side.send(minter.functions.deliver(sent.args.guid, 30101, side.accounts[3], 4_000_000),
-              side.accounts[0])
-    side.send(xaut0.functions.transfer(side.accounts[4], 1_000_000), side.accounts[3])
-    side.send(minter.functions.send(30101, 1_500_000), side.accounts[3])
-    [back] = minter.events.OFTSent().get_logs(from_block=0)
-    chain.send(adapter.functions.deliver(back.args.guid, 30110, user, 1_500_000), chain.deployer)
-
     path = tmp_path / "bridge.toml"
     path.write_text(chain.config_toml(database_url).replace(
         "[tokens.XAUT]\n", f'[tokens.XAUT]\noft = "{adapter.address}"\n') + f"""
@@ -222,6 +221,19 @@ start_block = {xaut0_start}
     result = run_cli("--config", str(path), "label", "add", adapter.address, "OFT adapter",
                      "--kind", "bridge")
     assert result.exit_code == 0, result.output
+    sync_once(path)
+    before = tokenized(database_url)
+    assert set(before) == {(31337, "PAXG"), (31337, "XAUT")}
+
+    chain.send(chain.xaut.functions.approve(adapter.address, 4_000_000), user)
+    chain.send(adapter.functions.send(30110, 4_000_000), user)
+    [sent] = adapter.events.OFTSent().get_logs(from_block=0)
+    side.send(minter.functions.deliver(sent.args.guid, 30101, side.accounts[3], 4_000_000),
+              side.accounts[0])
+    side.send(xaut0.functions.transfer(side.accounts[4], 1_000_000), side.accounts[3])
+    side.send(minter.functions.send(30101, 1_500_000), side.accounts[3])
+    [back] = minter.events.OFTSent().get_logs(from_block=0)
+    chain.send(adapter.functions.deliver(back.args.guid, 30110, user, 1_500_000), chain.deployer)
     sync_once(path)
     locked = chain.xaut.functions.balanceOf(adapter.address).call()
     assert locked == xaut0.functions.totalSupply().call() == 2_500_000
@@ -245,5 +257,20 @@ start_block = {xaut0_start}
     # and XAUt0's supply, which is that same gold.
     assert xaut_supply == chain.xaut.functions.totalSupply().call()
     assert xaut_bridged * 10**6 == locked == xaut0_supply
+    # tokenized_gold_daily counts the bridged ounces once, on the chain where XAUt0 holds them:
+    # the total is what it was before the bridge, the split has moved.
+    after = tokenized(database_url)
+    assert after[(31337, "XAUT")] == before[(31337, "XAUT")] - Decimal("2.5")
+    assert after[(SIDE_ID, "XAUt0")] == Decimal("2.5")
+    assert after[(31337, "PAXG")] == before[(31337, "PAXG")]
+    assert sum(after.values()) == sum(before.values())
     for name in ("arb", "chain31337"):
         assert run_cli("--config", str(path), "verify", "--chain", name).exit_code == 0
+    # Without the second chain's index the locked XAUT is still counted once: 'elsewhere'.
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM logs WHERE chain_id = %s", (SIDE_ID,))
+        conn.execute("DELETE FROM daily_stats WHERE chain_id = %s", (SIDE_ID,))
+        conn.execute("DELETE FROM tokens WHERE chain_id = %s", (SIDE_ID,))
+    elsewhere = tokenized(database_url)
+    assert elsewhere[(None, None)] == Decimal("2.5")
+    assert sum(elsewhere.values()) == sum(before.values())

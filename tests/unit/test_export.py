@@ -130,7 +130,7 @@ def test_export_list_names_every_view_with_its_description():
                       "volume_monthly", "holder_balances", "holder_concentration", "holders_daily",
                       "price_rounds", "price_daily", "gold_price_daily", "gold_price_latest",
                       "paxg_premium_daily",
-                      "label_balances_daily"]
+                      "label_balances_daily", "tokenized_gold_daily"]
 
 
 def test_price_views_filter_on_time_and_refuse_a_token():
