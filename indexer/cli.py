@@ -417,6 +417,8 @@ def _open_db(ctx: Context, config: Config):
               help="Write here (default stdout); a name ending in .gz is gzip-compressed.")
 @click.option("--token", default=None, metavar="SYMBOL",
               help="Only this token (one the database indexes, e.g. PAXG).")
+@click.option("--chain", "chain_name", default=None, metavar="NAME",
+              help="Only this configured chain's rows (default: every chain's).")
 @click.option("--since", default=None, metavar="DATE",
               help="From this date or ISO time (UTC unless it has an offset), inclusive; on a "
                    "day or month view, from the day or month (UTC) that contains it.")
@@ -427,7 +429,8 @@ def _open_db(ctx: Context, config: Config):
               help="Only rows at or below block N (views with a block_number).")
 @click.option("--list", "list_views", is_flag=True, help="List the views that can be exported.")
 @click.pass_obj
-def export_cmd(ctx: Context, view, output, token, since, until, as_of_block, list_views) -> None:
+def export_cmd(ctx: Context, view, output, token, chain_name, since, until, as_of_block,
+               list_views) -> None:
     """Export a view as CSV (header row, RFC 4180).
 
     \b
@@ -435,6 +438,8 @@ def export_cmd(ctx: Context, view, output, token, since, until, as_of_block, lis
         indexer export --list
         indexer export volume_daily --token PAXG --since 2024-01-01 -o paxg-volume.csv
         indexer export transfers --as-of-block 19000000 -o transfers.csv.gz
+        indexer export tokenized_gold_daily --since 2026-01-01 -o gold.csv
+        indexer export supply_daily --chain arbitrum
     """
     from indexer import export
 
@@ -450,15 +455,16 @@ def export_cmd(ctx: Context, view, output, token, since, until, as_of_block, lis
     _run(export.build_query, view, token=token, since=when_since, until=when_until,
          as_of_block=as_of_block)  # bad arguments refused before the database is opened
     config = _run(ctx.load)
+    chain_id = _run(config.for_chain, chain_name).chain.id if chain_name else None
     conn = _open_db(ctx, config)
     try:
         if token is not None:
             from indexer.analytics import queries
 
-            [token] = queries.choose_tokens(queries.read_tokens(conn, config.chain.id), (token,),
-                                            config.chain.id)
+            [token] = queries.choose_tokens(queries.read_tokens(conn, chain_id), (token,),
+                                            chain_id)
         query = export.build_query(view, token=token, since=when_since, until=when_until,
-                                   as_of_block=as_of_block)
+                                   as_of_block=as_of_block, chain_id=chain_id)
         with export.open_output(output) as write:
             export.export(conn, query, write)
     except IndexerError as exc:
@@ -478,9 +484,11 @@ def export_cmd(ctx: Context, view, output, token, since, until, as_of_block, lis
                    "time) on. Tables of the current state (holders, concentration) show today.")
 @click.option("--top", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="How many of the largest holders to list per token.")
+@click.option("--chain", "chain_name", default=None, metavar="NAME",
+              help="Report this configured chain's tokens (default: [chain]'s).")
 @click.pass_obj
 def report_cmd(ctx: Context, output: str, tokens: tuple[str, ...], since: str | None,
-               top: int) -> None:
+               top: int, chain_name: str | None) -> None:
     """Write one self-contained HTML report of the indexed data.
 
     Supply in ounces (total and circulating) and US dollars over time, monthly volume with its
@@ -495,6 +503,7 @@ def report_cmd(ctx: Context, output: str, tokens: tuple[str, ...], since: str | 
         indexer report
         indexer report -o gold.html --since 2024-01-01
         indexer report --token XAUT --top 50 -o xaut.html
+        indexer --config gold.toml report --chain arbitrum -o xaut0.html
         indexer --database-url postgresql://analyst@dbhost/gold report -o - > report.html
     """
     from indexer import export, store
@@ -503,11 +512,12 @@ def report_cmd(ctx: Context, output: str, tokens: tuple[str, ...], since: str | 
     when = _run(export.parse_when, since, "--since") if since else None
     day = export.period_bound(when, "day", up=False) if when else None
     config = _run(ctx.load)
+    chain_id = _run(config.for_chain, chain_name).chain.id if chain_name else config.chain.id
     url = _run(_database_url, ctx, config, keep_running=False)
     conn = _run(store.connect, url)
     progress = _StepLine(ctx.log_format == "text")
     try:
-        page = _run(report.build, conn, config.chain.id, tokens, day, top=top,
+        page = _run(report.build, conn, chain_id, tokens, day, top=top,
                     progress=progress).encode()
         with export.open_output(output) as write:
             write(page)

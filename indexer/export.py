@@ -102,11 +102,14 @@ def period_bound(when: datetime, period: str, *, up: bool) -> date:
 
 
 def build_query(view: str, *, token: str | None = None, since: datetime | None = None,
-                until: datetime | None = None, as_of_block: int | None = None) -> sql.Composable:
+                until: datetime | None = None, as_of_block: int | None = None,
+                chain_id: int | None = None) -> sql.Composable:
     if view not in VIEWS:
         raise ExportError(f"unknown view {view!r}: choose one of {', '.join(VIEWS)}")
     spec = VIEWS[view]
     where: list[sql.Composable] = []
+    if chain_id is not None:  # every view has chain_id
+        where.append(sql.SQL("chain_id = {}").format(sql.Literal(chain_id)))
     if token is not None:
         if not spec.token_column:
             raise ExportError(f"--token does not apply to {view}: it is per price feed, not token")

@@ -71,9 +71,11 @@ def read_now(conn):
     return store.fetch_dicts(conn, sql.SQL("SELECT now() AS now"))[0]["now"]
 
 
-def read_tokens(conn, chain_id: int) -> list[str]:
+def read_tokens(conn, chain_id: int | None) -> list[str]:
+    """The symbols of the tokens indexed on `chain_id` (None: on any chain)."""
     rows = store.fetch_dicts(conn, sql.SQL(
-        "SELECT symbol FROM tokens WHERE chain_id = %(chain)s ORDER BY symbol"), {"chain": chain_id})
+        "SELECT DISTINCT symbol FROM tokens WHERE %(chain)s::integer IS NULL "
+        "OR chain_id = %(chain)s ORDER BY symbol"), {"chain": chain_id})
     return [r["symbol"] for r in rows]
 
 
@@ -83,19 +85,20 @@ class UnknownToken(IndexerError):
     exit_code = 2
 
 
-def choose_tokens(indexed: list[str], asked: Sequence[str], chain_id: int) -> list[str]:
+def choose_tokens(indexed: list[str], asked: Sequence[str], chain_id: int | None) -> list[str]:
     """The indexed tokens `asked` names (case aside), in its order; all of them when it names
     none."""
+    where = "" if chain_id is None else f" on chain {chain_id}"
     if not indexed:
-        raise IndexerError(f"nothing indexed yet on chain {chain_id}: run `indexer sync` first")
+        raise IndexerError(f"nothing indexed yet{where}: run `indexer sync` first")
     if not asked:
         return indexed
     chosen = []
     for token in asked:
         match = next((t for t in indexed if t.upper() == token.upper()), None)
         if match is None:
-            raise UnknownToken(f"unknown token {token!r}: this database has {', '.join(indexed)} "
-                              f"on chain {chain_id}")
+            raise UnknownToken(f"unknown token {token!r}: this database has {', '.join(indexed)}"
+                               f"{where}")
         if match not in chosen:
             chosen.append(match)
     return chosen

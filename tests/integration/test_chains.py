@@ -118,6 +118,21 @@ def test_one_sync_indexes_every_chain_and_each_verifies(chain, side, tmp_path, d
                                            ("arb", SIDE_ID, ["XAUt0"])]
     result = run_cli("--config", path, "status", "--chain", "arb")
     assert result.output.splitlines()[0].startswith(f"arb (chain {SIDE_ID}): head ")
+    # export and report: one chain's rows, or every chain's
+    result = run_cli("--config", path, "export", "supply_daily", "--chain", "arb")
+    assert result.exit_code == 0, result.output
+    rows = result.output.splitlines()[1:]
+    assert rows and all(r.startswith(f"{SIDE_ID},XAUt0,") for r in rows), rows
+    result = run_cli("--config", path, "export", "supply_daily", "--token", "xaut0")
+    assert result.exit_code == 0 and result.output.splitlines()[1].startswith(f"{SIDE_ID},XAUt0,")
+    result = run_cli("--config", path, "export", "supply_daily", "--chain", "arb", "--token",
+                     "PAXG")
+    assert result.exit_code == 2 and "unknown token 'PAXG': this database has XAUt0 on chain " \
+        f"{SIDE_ID}" in result.output, result.output
+    page = tmp_path / "arb.html"
+    result = run_cli("--config", path, "report", "--chain", "arb", "-o", str(page))
+    assert result.exit_code == 0, result.output
+    assert "XAUt0" in page.read_text() and "PAXG" not in page.read_text()
 
 
 def test_a_reorg_on_one_chain_rolls_back_that_chain_only(chain, side, tmp_path, database_url,
