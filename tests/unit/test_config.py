@@ -182,7 +182,9 @@ def test_the_example_configs_commented_chains_are_valid_once_uncommented(tmp_pat
                      if not line.startswith(("# The mixed-case", "# digits are")))
     config = load_config(write(tmp_path, text[:start] + body), env={}, overrides={})
     assert [(c.name, c.id) for c in config.chains] == [
-        ("ethereum", 1), ("arbitrum", 42161), ("polygon", 137), ("avalanche", 43114)]
+        ("ethereum", 1), ("arbitrum", 42161), ("polygon", 137), ("avalanche", 43114),
+        ("plasma", 9745), ("hyperevm", 999), ("ink", 57073), ("celo", 42220)]
+    assert all(t.kind == "oft" and t.oft for t in config.all_tokens if t.chain != "ethereum")
     polygon = config.for_chain("polygon")
     assert [(t.symbol, t.chain, t.start_block) for t in polygon.tokens] == [
         ("XAUt0_polygon", "polygon", 0)]
