@@ -56,22 +56,23 @@ class SideChain:
                  ._encode_transaction_data()}, i] for i in range(depth)]
         self.anvil.rpc("anvil_reorg", [depth, txs])
 
-    def config(self, **chain_keys) -> str:
-        extra = "".join(f"{k} = {v}\n" for k, v in chain_keys.items())
+    def config(self, token: str | None = None, start: int | None = None,
+               **token_keys: str) -> str:
+        """The [chains.arb] of this anvil and its token (the XautLike as kind erc20 unless told
+        otherwise: `token`, `start` and more keys, e.g. kind and oft)."""
+        keys = {"kind": "erc20", **token_keys}
         return f"""
 [chains.arb]
 id = {SIDE_ID}
 confirmations = 0
-{extra}
 [chains.arb.rpc]
 url = "{self.anvil.url}"
 
 [tokens.XAUt0]
 chain = "arb"
-kind = "erc20"
-address = "{self.token.address}"
-start_block = {self.start}
-"""
+address = "{token or self.token.address}"
+start_block = {self.start if start is None else start}
+""" + "".join(f'{k} = "{v}"\n' for k, v in keys.items())
 
 
 @pytest.fixture
@@ -219,20 +220,8 @@ def test_a_bridge_out_and_in_moves_gold_between_chains_and_keeps_the_total(
     xaut0_start = side.w3.eth.block_number - 2
     path = tmp_path / "bridge.toml"
     path.write_text(chain.config_toml(database_url).replace(
-        "[tokens.XAUT]\n", f'[tokens.XAUT]\noft = "{adapter.address}"\n') + f"""
-[chains.arb]
-id = {SIDE_ID}
-confirmations = 0
-[chains.arb.rpc]
-url = "{side.anvil.url}"
-
-[tokens.XAUt0]
-chain = "arb"
-kind = "oft"
-address = "{xaut0.address}"
-oft = "{minter.address}"
-start_block = {xaut0_start}
-""")
+        "[tokens.XAUT]\n", f'[tokens.XAUT]\noft = "{adapter.address}"\n')
+        + side.config(xaut0.address, xaut0_start, kind="oft", oft=minter.address))
     result = run_cli("--config", str(path), "label", "add", adapter.address, "OFT adapter",
                      "--kind", "bridge")
     assert result.exit_code == 0, result.output
