@@ -17,11 +17,21 @@ ON CONFLICT (chain_id, token, day) DO UPDATE SET
     first_block = least(d.first_block, EXCLUDED.first_block),
     last_block = greatest(d.last_block, EXCLUDED.last_block)
 ;
--- Distinct senders and receivers of the days and months this batch touched, counted again.
-SELECT refresh_period_uniques(%(chain_id)s, %(token)s, min(day))
-FROM daily_stats
-WHERE chain_id = %(chain_id)s AND token = %(token)s AND last_block >= %(lo)s
-HAVING min(day) IS NOT NULL
+-- Distinct senders and receivers: the batch's own, per day and month, join their period's
+-- members, and only those new to it are counted (the work follows the batch, not the period).
+WITH added AS (
+    INSERT INTO period_members (chain_id, token, period, start, role, address, first_block)
+    SELECT * FROM transfer_members(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
+    ON CONFLICT DO NOTHING
+    RETURNING period, start, role
+)
+INSERT INTO period_uniques AS u (chain_id, token, period, start, senders, receivers)
+SELECT %(chain_id)s, %(token)s, period, start,
+       count(*) FILTER (WHERE role = 's'), count(*) FILTER (WHERE role = 'r')
+FROM added
+GROUP BY period, start
+ON CONFLICT (chain_id, token, period, start) DO UPDATE SET
+    senders = u.senders + EXCLUDED.senders, receivers = u.receivers + EXCLUDED.receivers
 ;
 -- Balances, and every touched day's end-of-day holders, supply and sum of the ten largest
 -- balances. Every part of one statement reads the same snapshot: holder_state and token_totals

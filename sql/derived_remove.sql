@@ -22,12 +22,29 @@ UPDATE daily_stats d SET last_block = (
       AND l.block_number BETWEEN d.first_block AND %(ancestor)s)
 WHERE d.chain_id = %(chain_id)s AND d.last_block > %(ancestor)s
 ;
--- Distinct senders and receivers of every period from the first day that loses logs on,
--- counted again over the days left (whose blocks are all at or below the ancestor now).
-SELECT refresh_period_uniques(%(chain_id)s, token, min((block_time AT TIME ZONE 'UTC')::date))
-FROM logs
-WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
-GROUP BY token
+-- Distinct senders and receivers: a member whose first block in its period is above the
+-- ancestor appears there only in logs being rolled back, so it leaves; every other one keeps an
+-- appearance. Only the periods from the first day that loses logs on can hold such members.
+WITH lost AS (
+    SELECT token, date_trunc('month', min(block_time) AT TIME ZONE 'UTC')::date AS month
+    FROM logs
+    WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
+    GROUP BY token
+), gone AS (
+    DELETE FROM period_members m
+    USING lost
+    WHERE m.chain_id = %(chain_id)s AND m.token = lost.token
+      AND m.period IN ('d', 'm') AND m.start >= lost.month AND m.first_block > %(ancestor)s
+    RETURNING m.token, m.period, m.start, m.role
+)
+UPDATE period_uniques u SET senders = u.senders - g.senders, receivers = u.receivers - g.receivers
+FROM (SELECT token, period, start, count(*) FILTER (WHERE role = 's') AS senders,
+             count(*) FILTER (WHERE role = 'r') AS receivers
+      FROM gone GROUP BY token, period, start) g
+WHERE u.chain_id = %(chain_id)s AND u.token = g.token AND u.period = g.period AND u.start = g.start
+;
+-- Each transfer has a sender and a receiver: a period left without senders has no transfer left.
+DELETE FROM period_uniques WHERE chain_id = %(chain_id)s AND senders = 0
 ;
 WITH g AS (
     SELECT chain_id, token, address, sum(delta) AS delta, count(*) AS n
