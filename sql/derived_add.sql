@@ -17,18 +17,28 @@ ON CONFLICT (chain_id, token, day) DO UPDATE SET
     first_block = least(d.first_block, EXCLUDED.first_block),
     last_block = greatest(d.last_block, EXCLUDED.last_block)
 ;
--- Distinct senders and receivers: the batch's own, per day and month, join their period's
--- members, and only those new to it are counted (the work follows the batch, not the period).
-WITH added AS (
+-- Distinct senders and receivers: the batch's own join their day's members, those new to the
+-- day join their month's, and only the new members are counted (the work follows the batch,
+-- not the period). An address already in its day is already in its month.
+WITH new_days AS (
     INSERT INTO period_members (chain_id, token, period, start, role, address, first_block)
-    SELECT * FROM transfer_members(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
+    SELECT %(chain_id)s, %(token)s, 'd', day, role, address, first_block
+    FROM transfer_members(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
+    ON CONFLICT DO NOTHING
+    RETURNING period, start, role, address, first_block
+), new_months AS (
+    INSERT INTO period_members (chain_id, token, period, start, role, address, first_block)
+    SELECT %(chain_id)s, %(token)s, 'm', date_trunc('month', start)::date, role, address,
+           min(first_block)
+    FROM new_days
+    GROUP BY date_trunc('month', start)::date, role, address
     ON CONFLICT DO NOTHING
     RETURNING period, start, role
 )
 INSERT INTO period_uniques AS u (chain_id, token, period, start, senders, receivers)
 SELECT %(chain_id)s, %(token)s, period, start,
        count(*) FILTER (WHERE role = 's'), count(*) FILTER (WHERE role = 'r')
-FROM added
+FROM (SELECT period, start, role FROM new_days UNION ALL SELECT * FROM new_months) added
 GROUP BY period, start
 ON CONFLICT (chain_id, token, period, start) DO UPDATE SET
     senders = u.senders + EXCLUDED.senders, receivers = u.receivers + EXCLUDED.receivers
