@@ -17,21 +17,41 @@ ON CONFLICT (chain_id, token, day) DO UPDATE SET
     first_block = least(d.first_block, EXCLUDED.first_block),
     last_block = greatest(d.last_block, EXCLUDED.last_block)
 ;
--- Distinct senders and receivers: the batch's own join their day's members, those new to the
--- day join their month's, and only the new members are counted (the work follows the batch,
--- not the period). An address already in its day is already in its month.
-WITH new_days AS (
+-- Distinct senders and receivers of the periods whose members are kept (revision 0012): the
+-- batch's own join their day's members, and those new to the day, or of a day without kept
+-- members, join their month's; only the new members are counted, so the work follows the
+-- batch, not the period. An address already in its day is already in its month: a day's
+-- members are kept only once its month's are (a month holds at least its days' transfers).
+WITH batch AS (
+    SELECT day, role, address, first_block
+    FROM transfer_members(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
+), kept_days AS (
+    SELECT day FROM (SELECT DISTINCT day FROM batch) b
+    WHERE EXISTS (SELECT 1 FROM period_members m
+                  WHERE m.chain_id = %(chain_id)s AND m.token = %(token)s
+                    AND m.period = 'd' AND m.start = b.day)
+), new_days AS (
     INSERT INTO period_members (chain_id, token, period, start, role, address, first_block)
     SELECT %(chain_id)s, %(token)s, 'd', day, role, address, first_block
-    FROM transfer_members(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
+    FROM batch WHERE day IN (SELECT day FROM kept_days)
     ON CONFLICT DO NOTHING
     RETURNING period, start, role, address, first_block
+), candidates AS (
+    SELECT date_trunc('month', day)::date AS month, role, address, min(first_block) AS first_block
+    FROM (SELECT start AS day, role, address, first_block FROM new_days
+          UNION ALL
+          SELECT day, role, address, first_block FROM batch
+          WHERE day NOT IN (SELECT day FROM kept_days)) x
+    GROUP BY 1, 2, 3
+), kept_months AS (
+    SELECT month FROM (SELECT DISTINCT month FROM candidates) c
+    WHERE EXISTS (SELECT 1 FROM period_members m
+                  WHERE m.chain_id = %(chain_id)s AND m.token = %(token)s
+                    AND m.period = 'm' AND m.start = c.month)
 ), new_months AS (
     INSERT INTO period_members (chain_id, token, period, start, role, address, first_block)
-    SELECT %(chain_id)s, %(token)s, 'm', date_trunc('month', start)::date, role, address,
-           min(first_block)
-    FROM new_days
-    GROUP BY date_trunc('month', start)::date, role, address
+    SELECT %(chain_id)s, %(token)s, 'm', month, role, address, first_block
+    FROM candidates WHERE month IN (SELECT month FROM kept_months)
     ON CONFLICT DO NOTHING
     RETURNING period, start, role
 )
@@ -42,6 +62,13 @@ FROM (SELECT period, start, role FROM new_days UNION ALL SELECT * FROM new_month
 GROUP BY period, start
 ON CONFLICT (chain_id, token, period, start) DO UPDATE SET
     senders = u.senders + EXCLUDED.senders, receivers = u.receivers + EXCLUDED.receivers
+;
+-- The other periods this batch touched: counted again from their logs while they hold at most
+-- %(members_from)s transfers, or given their members once they hold more.
+SELECT count_period_uniques(%(chain_id)s, %(token)s, min(day), %(members_from)s)
+FROM daily_stats
+WHERE chain_id = %(chain_id)s AND token = %(token)s AND last_block >= %(lo)s
+HAVING min(day) IS NOT NULL
 ;
 -- Balances, and every touched day's end-of-day holders, supply and sum of the ten largest
 -- balances. Every part of one statement reads the same snapshot: holder_state and token_totals

@@ -22,9 +22,10 @@ UPDATE daily_stats d SET last_block = (
       AND l.block_number BETWEEN d.first_block AND %(ancestor)s)
 WHERE d.chain_id = %(chain_id)s AND d.last_block > %(ancestor)s
 ;
--- Distinct senders and receivers: a member whose first block in its period is above the
--- ancestor appears there only in logs being rolled back, so it leaves; every other one keeps an
--- appearance. Only the periods from the first day that loses logs on can hold such members.
+-- Distinct senders and receivers of the periods whose members are kept: a member whose first
+-- block in its period is above the ancestor appears there only in logs being rolled back, so
+-- it leaves; every other one keeps an appearance. Only the periods from the first day that
+-- loses logs on can hold such members.
 WITH lost AS (
     SELECT token, date_trunc('month', min(block_time) AT TIME ZONE 'UTC')::date AS month
     FROM logs
@@ -45,6 +46,14 @@ WHERE u.chain_id = %(chain_id)s AND u.token = g.token AND u.period = g.period AN
 ;
 -- Each transfer has a sender and a receiver: a period left without senders has no transfer left.
 DELETE FROM period_uniques WHERE chain_id = %(chain_id)s AND senders = 0
+;
+-- The periods without kept members, from the first day that loses logs on: counted again over
+-- the days left (whose blocks are all at or below the ancestor now).
+SELECT count_period_uniques(%(chain_id)s, token, min((block_time AT TIME ZONE 'UTC')::date),
+                            %(members_from)s)
+FROM logs
+WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
+GROUP BY token
 ;
 WITH g AS (
     SELECT chain_id, token, address, sum(delta) AS delta, count(*) AS n

@@ -1,5 +1,5 @@
-"""period_members: distinct senders and receivers per day and month kept incrementally, so a
-derive step's work follows its batch, however busy the period.
+"""period_members: distinct senders and receivers of busy days and months kept incrementally, so
+a derive step's work follows its batch, however busy the period.
 
 Revision ID: 0012
 Revises: 0011
@@ -24,8 +24,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Back to counting each touched period again from its logs: revision 0004's function, as
     # that revision wrote it. period_uniques is exact either way, so it stays.
-    op.execute("DROP TABLE period_members")
+    op.execute("DROP FUNCTION count_period_uniques(integer, text, date, bigint)")
+    op.execute("DROP FUNCTION token_periods(integer, text, date)")
     op.execute("DROP FUNCTION transfer_members(integer, text, bigint, bigint)")
+    op.execute("DROP TABLE period_members")
     sql = (SQL_DIR / "0004_batch_derived.sql").read_text()
     start = sql.index("CREATE FUNCTION refresh_period_uniques")
     op.execute(sql[start:sql.index("$$;", start) + 3])
