@@ -29,6 +29,12 @@ CREATE TABLE period_members (
     PRIMARY KEY (chain_id, token, period, start, role, address)
 );
 
+-- Whether the period's members are kept in period_members (then a batch adds to them, and a
+-- rollback takes off from them), or it is counted from its logs. A flag on the period's own
+-- small row, not a look-up into period_members: "are there any rows for this period" tempts
+-- the planner into a scan of the whole table whenever it expects many.
+ALTER TABLE period_uniques ADD COLUMN members_kept boolean NOT NULL DEFAULT false;
+
 -- The senders and receivers of a range of Transfer logs, per UTC day, each with the first block
 -- it appears in within the range.
 CREATE FUNCTION transfer_members(p_chain integer, p_token text, p_lo bigint, p_hi bigint)
@@ -47,18 +53,18 @@ $$;
 
 -- Token p_token's days from p_from on and months from p_from's month on, from daily_stats: their
 -- blocks (block timestamps only grow, so a period's logs are one range of blocks), how many
--- transfers they hold, and whether their members are kept.
+-- transfers they hold, and whether their members are kept (period_uniques.members_kept).
 CREATE FUNCTION token_periods(p_chain integer, p_token text, p_from date)
 RETURNS TABLE (period char(1), start date, stop date, lo bigint, hi bigint, n_transfers numeric,
                kept boolean)
 LANGUAGE sql STABLE AS $$
     SELECT p.period, p.start, p.stop, min(d.first_block), max(d.last_block), sum(d.n_transfers),
-           EXISTS (SELECT 1 FROM period_members m
-                   WHERE m.chain_id = p_chain AND m.token = p_token
-                     AND m.period = p.period AND m.start = p.start)
+           EXISTS (SELECT 1 FROM period_uniques u
+                   WHERE u.chain_id = p_chain AND u.token = p_token
+                     AND u.period = p.period AND u.start = p.start AND u.members_kept)
     FROM daily_stats d
-    CROSS JOIN LATERAL (VALUES
-        ('d', d.day, d.day + 1),
+    CROSS JOIN LATERAL (VALUES  -- char(1), as the key's column: a text one would not use the key
+        ('d'::char(1), d.day, d.day + 1),
         ('m', date_trunc('month', d.day)::date, (date_trunc('month', d.day) + interval '1 month')::date)
     ) AS p(period, start, stop)
     WHERE d.chain_id = p_chain AND d.token = p_token
@@ -80,9 +86,7 @@ LANGUAGE sql AS $$
     WHERE u.chain_id = p_chain AND u.token = p_token
       AND ((u.period = 'd' AND u.start >= p_from)
            OR (u.period = 'm' AND u.start >= date_trunc('month', p_from)::date))
-      AND NOT EXISTS (SELECT 1 FROM period_members m
-                      WHERE m.chain_id = p_chain AND m.token = p_token
-                        AND m.period = u.period AND m.start = u.start);
+      AND NOT u.members_kept;
 
     INSERT INTO period_members (chain_id, token, period, start, role, address, first_block)
     SELECT p_chain, p_token, b.period, b.start, m.role, m.address, min(m.first_block)
@@ -92,9 +96,12 @@ LANGUAGE sql AS $$
       AND m.day >= b.start AND m.day < b.stop
     GROUP BY b.period, b.start, m.role, m.address;
 
-    INSERT INTO period_uniques (chain_id, token, period, start, senders, receivers)
-    SELECT p_chain, p_token, b.period, b.start, c.senders, c.receivers
-    FROM (SELECT * FROM token_periods(p_chain, p_token, p_from) b  -- the uncounted ones
+    -- The periods without a row now (their rows went above, or they are new): counted from the
+    -- members just given to them, or from their logs.
+    INSERT INTO period_uniques (chain_id, token, period, start, senders, receivers, members_kept)
+    SELECT p_chain, p_token, b.period, b.start, c.senders, c.receivers, b.kept
+    FROM (SELECT period, start, stop, lo, hi, n_transfers > p_members_from AS kept
+          FROM token_periods(p_chain, p_token, p_from) b
           WHERE NOT EXISTS (SELECT 1 FROM period_uniques u
                             WHERE u.chain_id = p_chain AND u.token = p_token
                               AND u.period = b.period AND u.start = b.start)) b
@@ -102,8 +109,8 @@ LANGUAGE sql AS $$
         SELECT count(*) FILTER (WHERE m.role = 's') AS senders,
                count(*) FILTER (WHERE m.role = 'r') AS receivers
         FROM period_members m
-        WHERE m.chain_id = p_chain AND m.token = p_token
-          AND m.period = b.period AND m.start = b.start AND b.kept
+        WHERE b.kept AND m.chain_id = p_chain AND m.token = p_token
+          AND m.period = b.period AND m.start = b.start
         UNION ALL
         -- COLLATE "C": the same distinct values, sorted byte-wise (about a third faster).
         SELECT count(DISTINCT l.from_address COLLATE "C"), count(DISTINCT l.to_address COLLATE "C")

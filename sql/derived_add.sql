@@ -27,9 +27,9 @@ WITH batch AS (
     FROM transfer_members(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
 ), kept_days AS (
     SELECT day FROM (SELECT DISTINCT day FROM batch) b
-    WHERE EXISTS (SELECT 1 FROM period_members m
-                  WHERE m.chain_id = %(chain_id)s AND m.token = %(token)s
-                    AND m.period = 'd' AND m.start = b.day)
+    WHERE EXISTS (SELECT 1 FROM period_uniques u
+                  WHERE u.chain_id = %(chain_id)s AND u.token = %(token)s
+                    AND u.period = 'd' AND u.start = b.day AND u.members_kept)
 ), new_days AS (
     INSERT INTO period_members (chain_id, token, period, start, role, address, first_block)
     SELECT %(chain_id)s, %(token)s, 'd', day, role, address, first_block
@@ -45,9 +45,9 @@ WITH batch AS (
     GROUP BY 1, 2, 3
 ), kept_months AS (
     SELECT month FROM (SELECT DISTINCT month FROM candidates) c
-    WHERE EXISTS (SELECT 1 FROM period_members m
-                  WHERE m.chain_id = %(chain_id)s AND m.token = %(token)s
-                    AND m.period = 'm' AND m.start = c.month)
+    WHERE EXISTS (SELECT 1 FROM period_uniques u
+                  WHERE u.chain_id = %(chain_id)s AND u.token = %(token)s
+                    AND u.period = 'm' AND u.start = c.month AND u.members_kept)
 ), new_months AS (
     INSERT INTO period_members (chain_id, token, period, start, role, address, first_block)
     SELECT %(chain_id)s, %(token)s, 'm', month, role, address, first_block

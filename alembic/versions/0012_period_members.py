@@ -28,6 +28,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION token_periods(integer, text, date)")
     op.execute("DROP FUNCTION transfer_members(integer, text, bigint, bigint)")
     op.execute("DROP TABLE period_members")
+    op.execute("ALTER TABLE period_uniques DROP COLUMN members_kept")
     sql = (SQL_DIR / "0004_batch_derived.sql").read_text()
     start = sql.index("CREATE FUNCTION refresh_period_uniques")
     op.execute(sql[start:sql.index("$$;", start) + 3])

@@ -165,7 +165,7 @@ def test_downgrading_0012_and_upgrading_again_gives_what_a_fresh_sync_gives(
         conn.execute("""SELECT refresh_period_uniques(chain_id, token, min(day))
                         FROM daily_stats GROUP BY chain_id, token""")
         recounted = conn.execute("SELECT * FROM period_uniques ORDER BY 1, 2, 3, 4").fetchall()
-    assert recounted == expected["period_uniques"]
+    assert recounted == [row[:6] for row in expected["period_uniques"]]  # without members_kept
 
     migrate.upgrade(database_url)
     assert dump(database_url) == expected
