@@ -22,9 +22,16 @@ ON CONFLICT (chain_id, token, day) DO UPDATE SET
 -- members, join their month's; only the new members are counted, so the work follows the
 -- batch, not the period. An address already in its day is already in its month: a day's
 -- members are kept only once its month's are (a month holds at least its days' transfers).
-WITH batch AS (
+WITH kept AS (  -- the kept months this batch may touch (a kept day's month is kept): without
+    -- any, the statement reads no log at all
+    SELECT start FROM period_uniques
+    WHERE chain_id = %(chain_id)s AND token = %(token)s AND period = 'm' AND members_kept
+      AND start >= (SELECT date_trunc('month', min(day))::date FROM daily_stats
+                    WHERE chain_id = %(chain_id)s AND token = %(token)s AND last_block >= %(lo)s)
+), batch AS (
     SELECT day, role, address, first_block
     FROM transfer_members(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
+    WHERE EXISTS (SELECT 1 FROM kept)
 ), kept_days AS (
     SELECT day FROM (SELECT DISTINCT day FROM batch) b
     WHERE EXISTS (SELECT 1 FROM period_uniques u
