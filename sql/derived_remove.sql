@@ -1,6 +1,8 @@
 -- Take the Transfer logs above block %(ancestor)s of chain %(chain_id)s off the derived tables,
 -- exactly: the reorg rollback runs this in its transaction, before it deletes those logs.
--- Afterwards every derived row equals what a fresh sync up to %(ancestor)s would hold.
+-- Afterwards every derived figure equals what a fresh sync up to %(ancestor)s would hold (a
+-- period that keeps its members in period_members keeps them, even if it falls back under the
+-- bound where a fresh sync would count it from its logs: the same counts either way).
 
 WITH gone AS (
     SELECT * FROM transfer_day_sums(%(chain_id)s, NULL, %(ancestor)s + 1, 9223372036854775807)
