@@ -2,7 +2,8 @@
 and about N logs, built once and cached in benchmarks/cache/ by its parameters.
 
 The chain is deterministic for given parameters: a seeded generator, a fixed genesis timestamp
-and evenly spaced block times over six years. Each transaction calls `mintChains` on one emitter: per chain, an amount is
+and evenly spaced block times over six years, or over a few UTC days (`days`: the same logs
+packed densely in time, as on a market rush or an airdrop). Each transaction calls `mintChains` on one emitter: per chain, an amount is
 minted to one holder and passed along a chain of holders (PAXG: principal leg, fee leg and
 FeeCollected per hop, 0.02% fee), and the last holder sometimes burns part of it. Every holder
 receives before it sends, so balances derived from the logs never go negative. Holders come
@@ -53,16 +54,22 @@ _SELECTOR = keccak(text="mintChains(address[],uint256[],uint256[],uint256[])")[:
 class ChainParams:
     logs: int = 1_000_000
     holders: int = 100_000
-    blocks: int | None = None  # default: logs // 100, at least 1,000
+    blocks: int | None = None  # default: logs // 100 (logs // 50 with days), at least 1,000
     logs_per_tx: int = 200
     seed: int = 7
+    days: int | None = None  # the blocks span this many UTC days instead of YEARS years
 
     @property
     def n_blocks(self) -> int:
-        return self.blocks if self.blocks is not None else max(1_000, self.logs // 100)
+        if self.blocks is not None:
+            return self.blocks
+        # Packed into days: about 50 logs a block, 12-second blocks at 1M logs in 3 days.
+        return max(1_000, self.logs // (50 if self.days else 100))
 
     @property
     def block_seconds(self) -> int:
+        if self.days:  # rounded down, so the last block still falls inside the last day
+            return max(1, self.days * 86_400 // self.n_blocks)
         return max(1, round(YEARS * 365.25 * 86_400 / self.n_blocks))
 
     def key(self) -> str:
@@ -72,6 +79,8 @@ class ChainParams:
             "logs_per_tx": self.logs_per_tx, "seed": self.seed, "version": GENERATOR_VERSION,
             "bytecode": hashlib.sha256(bytecode.encode()).hexdigest(),
         }
+        if self.days is not None:  # absent otherwise, so the spread chain keeps its cache key
+            ident["days"] = self.days
         digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
         return f"chain-{self.logs}-{self.holders}-{digest}"
 
@@ -289,7 +298,8 @@ def ensure_chain(params: ChainParams, *, rebuild: bool = False, keep_others: boo
                 other.unlink()
     if state.exists() and meta_path.exists() and not rebuild:
         return state, json.loads(meta_path.read_text())
-    log(f"building a chain of {params.logs:,} logs over {params.n_blocks:,} blocks "
+    span = f"{params.days} days" if params.days else f"{YEARS} years"
+    log(f"building a chain of {params.logs:,} logs over {params.n_blocks:,} blocks in {span} "
         f"({params.holders:,} holders) into {state.relative_to(REPO)}")
     meta = build(params, state, log=log)
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
@@ -320,9 +330,10 @@ if __name__ == "__main__":
     ap.add_argument("--logs", type=int, default=1_000_000)
     ap.add_argument("--holders", type=int, default=100_000)
     ap.add_argument("--blocks", type=int, default=None)
+    ap.add_argument("--days", type=int, default=None)
     ap.add_argument("--rebuild", action="store_true")
     a = ap.parse_args()
-    path, m = ensure_chain(ChainParams(logs=a.logs, holders=a.holders, blocks=a.blocks),
-                           rebuild=a.rebuild)
+    path, m = ensure_chain(ChainParams(logs=a.logs, holders=a.holders, blocks=a.blocks,
+                                       days=a.days), rebuild=a.rebuild)
     print(path)
     print(json.dumps(m, indent=2))

@@ -359,10 +359,17 @@ def write_batch(
                 )
 
 
+# A day or month holding more transfers than this keeps its senders and receivers in
+# period_members, and a batch adds only its own to them; a smaller one is counted again from its
+# logs whenever a batch touches it, which costs less than keeping its members (revision 0013).
+MEMBERS_FROM = 20_000
+
+
 def add_derived(cur: psycopg.Cursor, chain_id: int, token: str, lo: int, hi: int) -> None:
     """Add token's stored Transfer logs of blocks [lo, hi] to the derived tables (the caller's
     transaction; blocks above hi must not be in them yet)."""
-    params = {"chain_id": chain_id, "token": token, "lo": lo, "hi": hi}
+    params = {"chain_id": chain_id, "token": token, "lo": lo, "hi": hi,
+              "members_from": MEMBERS_FROM}
     for statement in sql_statements("derived_add.sql"):
         cur.execute(statement, params)
 
@@ -470,7 +477,7 @@ def rewind(conn: psycopg.Connection, chain_id: int, ancestor: int, ancestor_hash
         with conn.cursor() as cur:
             for token in _checkpoint_tokens(cur, chain_id):  # locks held until this commits
                 _derive_next(cur, chain_id, token, None)
-        params = {"chain_id": chain_id, "ancestor": ancestor}
+        params = {"chain_id": chain_id, "ancestor": ancestor, "members_from": MEMBERS_FROM}
         for statement in sql_statements("derived_remove.sql"):
             conn.execute(statement, params)
         conn.execute("UPDATE derived_marks SET block_number = %s WHERE chain_id = %s AND block_number > %s",
@@ -540,7 +547,7 @@ def replace_block(conn: psycopg.Connection, chain_id: int, number: int, tokens: 
             checkpointed = _checkpoint_tokens(cur, chain_id)
             for token in checkpointed:  # locks held until this commits
                 _derive_next(cur, chain_id, token, None)
-        params = {"chain_id": chain_id, "ancestor": number - 1}
+        params = {"chain_id": chain_id, "ancestor": number - 1, "members_from": MEMBERS_FROM}
         for statement in sql_statements("derived_remove.sql"):
             conn.execute(statement, params)
         conn.execute("UPDATE derived_marks SET block_number = %s WHERE chain_id = %s AND block_number > %s",

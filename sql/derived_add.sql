@@ -17,8 +17,62 @@ ON CONFLICT (chain_id, token, day) DO UPDATE SET
     first_block = least(d.first_block, EXCLUDED.first_block),
     last_block = greatest(d.last_block, EXCLUDED.last_block)
 ;
--- Distinct senders and receivers of the days and months this batch touched, counted again.
-SELECT refresh_period_uniques(%(chain_id)s, %(token)s, min(day))
+-- Distinct senders and receivers of the periods whose members are kept (revision 0013): the
+-- batch's own join their day's members, and those new to the day, or of a day without kept
+-- members, join their month's; only the new members are counted, so the work follows the
+-- batch, not the period. An address already in its day is already in its month: a day's
+-- members are kept only once its month's are (a month holds at least its days' transfers).
+WITH kept AS (  -- the kept months this batch may touch (a kept day's month is kept): without
+    -- any, the statement reads no log at all
+    SELECT start FROM period_uniques
+    WHERE chain_id = %(chain_id)s AND token = %(token)s AND period = 'm' AND members_kept
+      AND start >= (SELECT date_trunc('month', min(day))::date FROM daily_stats
+                    WHERE chain_id = %(chain_id)s AND token = %(token)s AND last_block >= %(lo)s)
+), batch AS (
+    SELECT day, role, address, first_block
+    FROM transfer_members(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
+    WHERE EXISTS (SELECT 1 FROM kept)
+), kept_days AS (
+    SELECT day FROM (SELECT DISTINCT day FROM batch) b
+    WHERE EXISTS (SELECT 1 FROM period_uniques u
+                  WHERE u.chain_id = %(chain_id)s AND u.token = %(token)s
+                    AND u.period = 'd' AND u.start = b.day AND u.members_kept)
+), new_days AS (
+    INSERT INTO period_members (chain_id, token, period, start, role, address, first_block)
+    SELECT %(chain_id)s, %(token)s, 'd', day, role, address, first_block
+    FROM batch WHERE day IN (SELECT day FROM kept_days)
+    ON CONFLICT DO NOTHING
+    RETURNING period, start, role, address, first_block
+), candidates AS (
+    SELECT date_trunc('month', day)::date AS month, role, address, min(first_block) AS first_block
+    FROM (SELECT start AS day, role, address, first_block FROM new_days
+          UNION ALL
+          SELECT day, role, address, first_block FROM batch
+          WHERE day NOT IN (SELECT day FROM kept_days)) x
+    GROUP BY 1, 2, 3
+), kept_months AS (
+    SELECT month FROM (SELECT DISTINCT month FROM candidates) c
+    WHERE EXISTS (SELECT 1 FROM period_uniques u
+                  WHERE u.chain_id = %(chain_id)s AND u.token = %(token)s
+                    AND u.period = 'm' AND u.start = c.month AND u.members_kept)
+), new_months AS (
+    INSERT INTO period_members (chain_id, token, period, start, role, address, first_block)
+    SELECT %(chain_id)s, %(token)s, 'm', month, role, address, first_block
+    FROM candidates WHERE month IN (SELECT month FROM kept_months)
+    ON CONFLICT DO NOTHING
+    RETURNING period, start, role
+)
+INSERT INTO period_uniques AS u (chain_id, token, period, start, senders, receivers)
+SELECT %(chain_id)s, %(token)s, period, start,
+       count(*) FILTER (WHERE role = 's'), count(*) FILTER (WHERE role = 'r')
+FROM (SELECT period, start, role FROM new_days UNION ALL SELECT * FROM new_months) added
+GROUP BY period, start
+ON CONFLICT (chain_id, token, period, start) DO UPDATE SET
+    senders = u.senders + EXCLUDED.senders, receivers = u.receivers + EXCLUDED.receivers
+;
+-- The other periods this batch touched: counted again from their logs while they hold at most
+-- %(members_from)s transfers, or given their members once they hold more.
+SELECT count_period_uniques(%(chain_id)s, %(token)s, min(day), %(members_from)s)
 FROM daily_stats
 WHERE chain_id = %(chain_id)s AND token = %(token)s AND last_block >= %(lo)s
 HAVING min(day) IS NOT NULL

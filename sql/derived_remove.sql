@@ -1,6 +1,8 @@
 -- Take the Transfer logs above block %(ancestor)s of chain %(chain_id)s off the derived tables,
 -- exactly: the reorg rollback runs this in its transaction, before it deletes those logs.
--- Afterwards every derived row equals what a fresh sync up to %(ancestor)s would hold.
+-- Afterwards every derived figure equals what a fresh sync up to %(ancestor)s would hold (a
+-- period that keeps its members in period_members keeps them, even if it falls back under the
+-- bound where a fresh sync would count it from its logs: the same counts either way).
 
 WITH gone AS (
     SELECT * FROM transfer_day_sums(%(chain_id)s, NULL, %(ancestor)s + 1, 9223372036854775807)
@@ -22,9 +24,35 @@ UPDATE daily_stats d SET last_block = (
       AND l.block_number BETWEEN d.first_block AND %(ancestor)s)
 WHERE d.chain_id = %(chain_id)s AND d.last_block > %(ancestor)s
 ;
--- Distinct senders and receivers of every period from the first day that loses logs on,
--- counted again over the days left (whose blocks are all at or below the ancestor now).
-SELECT refresh_period_uniques(%(chain_id)s, token, min((block_time AT TIME ZONE 'UTC')::date))
+-- Distinct senders and receivers of the periods whose members are kept: a member whose first
+-- block in its period is above the ancestor appears there only in logs being rolled back, so
+-- it leaves; every other one keeps an appearance. Only the periods from the first day that
+-- loses logs on can hold such members.
+WITH lost AS (
+    SELECT token, date_trunc('month', min(block_time) AT TIME ZONE 'UTC')::date AS month
+    FROM logs
+    WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
+    GROUP BY token
+), gone AS (
+    DELETE FROM period_members m
+    USING lost
+    WHERE m.chain_id = %(chain_id)s AND m.token = lost.token
+      AND m.period IN ('d', 'm') AND m.start >= lost.month AND m.first_block > %(ancestor)s
+    RETURNING m.token, m.period, m.start, m.role
+)
+UPDATE period_uniques u SET senders = u.senders - g.senders, receivers = u.receivers - g.receivers
+FROM (SELECT token, period, start, count(*) FILTER (WHERE role = 's') AS senders,
+             count(*) FILTER (WHERE role = 'r') AS receivers
+      FROM gone GROUP BY token, period, start) g
+WHERE u.chain_id = %(chain_id)s AND u.token = g.token AND u.period = g.period AND u.start = g.start
+;
+-- Each transfer has a sender and a receiver: a period left without senders has no transfer left.
+DELETE FROM period_uniques WHERE chain_id = %(chain_id)s AND senders = 0
+;
+-- The periods without kept members, from the first day that loses logs on: counted again over
+-- the days left (whose blocks are all at or below the ancestor now).
+SELECT count_period_uniques(%(chain_id)s, token, min((block_time AT TIME ZONE 'UTC')::date),
+                            %(members_from)s)
 FROM logs
 WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
 GROUP BY token

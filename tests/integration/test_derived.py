@@ -199,6 +199,20 @@ def test_derived_tables_equal_the_model_through_batches_and_rollbacks(database_u
         assert derived(conn, database_url) == model(rows)
 
 
+@pytest.mark.parametrize("seed", [4, 5])
+def test_derived_tables_equal_the_model_with_members_kept_for_busy_periods(
+        database_url, seed, monkeypatch):
+    """The same, with periods of more than 3 transfers keeping their senders and receivers in
+    period_members: members taken over from a period counted from its logs, added batch by
+    batch, and taken off by rollbacks."""
+    monkeypatch.setattr(store, "MEMBERS_FROM", 3)
+    test_derived_tables_equal_the_model_through_batches_and_rollbacks(database_url, seed)
+    with psycopg.connect(database_url) as conn:
+        kept = dict(conn.execute("SELECT period, count(DISTINCT start) FROM period_members "
+                                 "GROUP BY period").fetchall())
+    assert kept["d"] > 5 and kept["m"] >= 2  # the history spans two months and a bit
+
+
 def test_two_connections_deriving_at_once_add_each_log_once(database_url, database_factory):
     """Two derivers of the same token (as after a lost writer connection, when a second sync
     starts while the first one's derivers still catch up) never add a range twice."""

@@ -78,6 +78,8 @@ def dump_tables(database_url) -> dict[str, list]:
             "tokens": conn.execute("SELECT * FROM tokens ORDER BY symbol").fetchall(),
             "daily_stats": conn.execute("SELECT * FROM daily_stats ORDER BY 1, 2, 3").fetchall(),
             "period_uniques": conn.execute("SELECT * FROM period_uniques ORDER BY 1, 2, 3, 4").fetchall(),
+            "period_members": conn.execute(
+                "SELECT * FROM period_members ORDER BY 1, 2, 3, 4, 5, 6").fetchall(),
             "holder_state": conn.execute("SELECT * FROM holder_state ORDER BY 1, 2, 3").fetchall(),
             "token_totals": conn.execute("SELECT * FROM token_totals ORDER BY 1, 2").fetchall(),
             "prices": conn.execute("SELECT * FROM prices ORDER BY 1, 2, 3").fetchall(),
