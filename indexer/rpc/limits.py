@@ -109,6 +109,17 @@ _MISSING_STATE_PATTERNS = re.compile(
     r"|world state (is )?unavailable|state (is )?(not available|unavailable)",
     re.IGNORECASE,
 )
+# anvil's "BlockOutOfRangeError: block height is 7 but requested was 9" is a node behind; with a
+# requested block below the height (a node loaded from a dump, without the blocks before it) it
+# is a past state the node does not have.
+_OUT_OF_RANGE = re.compile(r"block height is (\d+) but requested was (\d+)", re.IGNORECASE)
+
+
+def _below_history(text: str) -> bool:
+    m = _OUT_OF_RANGE.search(text)
+    return m is not None and int(m.group(2)) < int(m.group(1))
+
+
 # Refusals about how much this range holds, not how many blocks it spans.
 _RESULT_PATTERNS = re.compile(r"results|response size|too many logs|timeout", re.IGNORECASE)
 # "exceeds limit of 10000", "limited to a 10,000 range", "limited to 1024 block range"
@@ -153,7 +164,7 @@ def classify_error(error: Any) -> Exception:
         return RateLimited(f"{code}: {message[:300]}", parse_backoff(data))
     if code == -32005:  # reused for quotas when it is not a range/result limit
         return RateLimited(f"{code}: {message[:300]}", parse_backoff(data))
-    if _MISSING_STATE_PATTERNS.search(text):
+    if _MISSING_STATE_PATTERNS.search(text) or _below_history(text):
         said = message if _MISSING_STATE_PATTERNS.search(message) else f"{message}: {data}"
         return MissingState(f"RPC error {code}: {said[:300]}")
     if _LAGGING_PATTERNS.search(text):

@@ -194,8 +194,8 @@ def test_second_sync_on_the_same_database_is_refused(chain, tmp_path, database_u
         assert proc.wait(30) == 0
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == (
-        "Error: another indexer sync is already writing to this database: stop it first "
-        "(or wait for it), then start this one again"
+        "Error: another indexer sync is already writing chain 31337 to this database: stop it "
+        "first (or wait for it), then start this one again"
     )
 
 

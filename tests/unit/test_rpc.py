@@ -165,12 +165,20 @@ def test_malformed_error_object_is_retryable():
      "data": "Nethermind.Trie.MissingTrieNodeException: Node A: P:2 H:0x992e is missing from the DB"},
     {"code": -32000, "message": "This request is not supported because your node is running with "
                                 "state pruning. Run with --pruning=archive."},
+    # anvil loaded from a dump: the blocks before it are gone
+    {"code": -32000, "message": "BlockOutOfRangeError: block height is 20004 but requested was 95"},
 ])
 def test_a_pruned_state_is_missing_state_and_not_retried(error):
     exc = classify_error(error)
     assert type(exc) is MissingState and isinstance(exc, RpcError)
     assert str(exc).startswith(f"RPC error {error['code']}: ")
     assert ("MissingTrieNode" in str(exc)) == ("data" in error)
+
+
+def test_a_block_above_the_nodes_height_is_a_node_behind_and_retried():
+    exc = classify_error({"code": -32000,
+                          "message": "BlockOutOfRangeError: block height is 7 but requested was 9"})
+    assert type(exc) is RetryableRpcError and str(exc).startswith("node behind: -32000: ")
 
 
 # -- classify_error: give up --------------------------------------------------------------------
