@@ -646,15 +646,6 @@ def copy_csv_out(conn: psycopg.Connection, query: sql.Composable, write) -> None
         raise DatabaseError(f"export failed: {_first_line(exc)}") from None
 
 
-def view_columns(conn: psycopg.Connection, view: str) -> list[str]:
-    rows = conn.execute(
-        """SELECT column_name FROM information_schema.columns
-           WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position""",
-        (view,),
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def add_label(conn: psycopg.Connection, chain_id: int, address: str, name: str, kind: str) -> None:
     conn.execute(
         """INSERT INTO labels (chain_id, address, name, kind) VALUES (%s, %s, %s, %s)
