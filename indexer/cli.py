@@ -215,6 +215,8 @@ def _sync_chains(ctx: Context, chains: list[Config], url: str, stop: threading.E
         try:
             _sync_chain(ctx, chain, url, stop, metrics, once, f"{chain.chain.name}: ", bar=False)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            if isinstance(exc, click.ClickException):  # say which chain failed
+                exc.message = f"chain {chain.chain.name}: {exc.message}"
             errors.append(exc)
             stop.set()
 

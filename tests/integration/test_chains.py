@@ -136,6 +136,17 @@ def test_one_sync_indexes_every_chain_and_each_verifies(chain, side, tmp_path, d
     assert "XAUt0" in page.read_text() and "PAXG" not in page.read_text()
 
 
+def test_a_chain_that_fails_stops_the_sync_naming_it(chain, side, tmp_path, database_url):
+    path = tmp_path / "bad.toml"
+    path.write_text(chain.config_toml(database_url) + side.config().replace(
+        f"id = {SIDE_ID}", "id = 10"))  # the node serves 42161
+    result = run_cli("--config", str(path), "sync", "--once")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1].startswith(
+        f"Error: chain arb: RPC endpoint {side.anvil.url} serves chain id {SIDE_ID}, but the "
+        "config says 10"), result.output
+
+
 def test_a_reorg_on_one_chain_rolls_back_that_chain_only(chain, side, tmp_path, database_url,
                                                          database_factory):
     chain.script_history()
