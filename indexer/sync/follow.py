@@ -95,6 +95,8 @@ class Syncer:
         # Whether an implementation emits fee legs, by address; shared with the fetcher's
         # DecodeState, which adds those its ranges' Upgraded logs name.
         self.implementation_fee_legs: dict[str, bool] = {}
+        # Completeness rules the chain itself breaks, kept across polls (DecodeState.chain_gaps).
+        self.chain_gaps: dict[str, int] = {}
         self._first_implementation: dict[str, str | None] = {}  # by symbol, at its start block
         # The price feeds' aggregators, log sources beside the tokens (indexer/sync/feeds.py).
         self.aggregators: tuple[Aggregator, ...] = ()
@@ -161,7 +163,7 @@ class Syncer:
             fee_recipient=dict(self._db(store.load_fee_recipients, cfg.chain.id)),
             fee_legs={t.symbol: self._fee_legs_live(t, upgrades.get(t.symbol))
                       for t in cfg.enabled_tokens if t.fee_legs},
-            implementation_fee_legs=self.implementation_fee_legs)
+            implementation_fee_legs=self.implementation_fee_legs, chain_gaps=self.chain_gaps)
         return next_block, hashes, state
 
     def _fee_legs_live(self, token: Token, upgraded_to: str | None) -> bool:

@@ -175,3 +175,23 @@ def test_a_second_opinion_settles_a_lying_endpoint(chain, tmp_path, database_url
         assert dump_tables(database_url) == reference
     else:
         assert dump_tables(database_url) != reference
+
+
+def test_the_same_orphans_in_every_answer_are_kept_and_their_rule_turned_off(
+        chain, tmp_path, database_url):
+    """A sequence the rules do not know looks like a loss in every answer: the sync asks again
+    (5 answers), keeps the chain's logs as they are with a warning, and after 3 such answers
+    stops checking that rule, so a contract version the rules do not know cannot stall it."""
+    long_chain(chain, rounds=6, gap=5)
+    paxg = chain.paxg.address.lower()
+    result, proxy = sync_dropping(
+        chain, database_url, tmp_path, "enabled = false\nwhole_transactions = true",
+        drop_logs=1, drop_share=1.0,
+        drop_where=lambda log: log["address"].lower() == paxg
+        and log["topics"][0] == TRANSFER.topic0 and int(log["data"], 16) == 0)
+    assert result.exit_code == 0, result.output
+    assert proxy.dropped
+    kept = result.output.count("kept as the chain's own logs")
+    assert kept >= 3, result.output
+    assert result.output.count("completeness check 'fee leg missing after a principal "
+                               "Transfer' is off from now on") == 1
