@@ -14,6 +14,15 @@ def load_artifact(name: str) -> dict:
     return json.loads((ARTIFACTS / f"{name}.json").read_text())
 
 
+def deploy(w3: Web3, name: str, sender: str, *args):
+    """Test contract `name` deployed by `sender` with constructor `args`, as a web3 contract."""
+    art = load_artifact(name)
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(factory.constructor(*args).transact({"from": sender}))
+    assert receipt.status == 1
+    return w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
+
+
 class Chain:
     """PAXG (PaxgLike behind ZosProxy, as on mainnet) and XautLike deployed on one anvil.
     accounts[0] deploys and administers the proxy; [1] is the PAXG supply controller, [2] the
@@ -42,12 +51,7 @@ class Chain:
         return receipt
 
     def _deploy(self, name: str, *args):
-        art = load_artifact(name)
-        factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-        tx = factory.constructor(*args).transact({"from": self.deployer})
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx)
-        assert receipt.status == 1
-        return self.w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
+        return deploy(self.w3, name, self.deployer, *args)
 
     def send(self, fn, sender: str):
         tx = fn.transact({"from": sender})

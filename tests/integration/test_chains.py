@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from web3 import Web3
 
-from tests.chain import load_artifact
+from tests.chain import deploy
 from tests.conftest import Anvil
 from tests.integration.test_sync import dump_tables, run_cli, sync_once
 
@@ -30,12 +30,8 @@ class SideChain:
         self.anvil = Anvil(("--chain-id", str(SIDE_ID)))
         self.w3 = Web3(Web3.HTTPProvider(self.anvil.url, request_kwargs={"timeout": 60}))
         self.accounts = [Web3.to_checksum_address(a) for a in self.w3.eth.accounts]
-        art = load_artifact("XautLike")
-        factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-        receipt = self.w3.eth.wait_for_transaction_receipt(
-            factory.constructor().transact({"from": self.accounts[0]}))
-        self.token = self.w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
-        self.start = receipt.blockNumber
+        self.token = deploy(self.w3, "XautLike", self.accounts[0])
+        self.start = self.w3.eth.block_number  # anvil mines the deployment at once
 
     def send(self, fn, sender):
         receipt = self.w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
@@ -204,15 +200,6 @@ def tokenized(database_url) -> dict:
         return {(c, t): o for c, t, o in conn.execute(
             "SELECT chain_id, token, ounces FROM tokenized_gold_daily "
             "WHERE day = (SELECT max(day) FROM tokenized_gold_daily)").fetchall()}
-
-
-def deploy(w3, name: str, sender: str, *args):
-    art = load_artifact(name)
-    tx = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]).constructor(*args).transact(
-        {"from": sender})
-    receipt = w3.eth.wait_for_transaction_receipt(tx)
-    assert receipt.status == 1
-    return w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
 
 
 def test_a_bridge_out_and_in_moves_gold_between_chains_and_keeps_the_total(
