@@ -840,8 +840,8 @@ def status(ctx: Context, as_json: bool, max_lag: int | None, chain_name: str | N
 
     config = _run(ctx.load)
     threshold = config.metrics.max_lag_blocks if max_lag is None else max_lag
-    names = [chain_name] if chain_name else [c.name for c in config.chains] or [None]
-    chains = [_run(config.for_chain, n) if n else config for n in names]
+    names = [chain_name] if chain_name else [c.name for c in config.chains]
+    chains = [_run(config.for_chain, n) for n in names]
     reports = [_chain_status(ctx, chain, threshold) for chain in chains]
     code = max(r.pop("code") for r in reports)
     if as_json:
