@@ -169,3 +169,42 @@ def test_downgrading_0013_and_upgrading_again_gives_what_a_fresh_sync_gives(
 
     migrate.upgrade(database_url)
     assert dump(database_url) == expected
+
+
+def test_concentration_of_0014_equals_that_of_0013(chain, devnet_config, database_url):
+    """Revision 0014 ranks each token's holders once for both scopes and sums running totals
+    and squares instead of dividing per holder: the same figures as revision 0002's function,
+    which the downgrade brings back, with labels making the two scopes differ."""
+    from alembic import command
+
+    from indexer.migrate import alembic_config
+
+    script_history_over_months(chain)
+    sync_once(devnet_config)
+    query = "SELECT * FROM concentration_at(NULL) ORDER BY 1, 2, 3"
+    with psycopg.connect(database_url) as conn:
+        # The largest holder of each token becomes an issuer, and a middling one a treasury.
+        conn.execute("""INSERT INTO labels (chain_id, address, name, kind)
+                        SELECT chain_id, address, 'test ' || kind, kind FROM (
+                            SELECT chain_id, address,
+                                   CASE WHEN rank = 1 THEN 'issuer' ELSE 'treasury' END AS kind
+                            FROM (SELECT chain_id, address,
+                                         row_number() OVER (PARTITION BY chain_id, token
+                                                            ORDER BY balance DESC, address) AS rank
+                                  FROM holder_state WHERE balance > 0) r
+                            WHERE rank IN (1, 3)) x
+                        ON CONFLICT DO NOTHING""")
+        upgraded = conn.execute(query).fetchall()
+        at_block = conn.execute(
+            "SELECT * FROM concentration_at((SELECT max(block_number) FROM logs) - 3) ORDER BY 1, 2, 3"
+        ).fetchall()
+    scopes = {(r[1], r[2]): r[3:] for r in upgraded}
+    assert any(scopes[t, "all"] != scopes[t, "excluding_issuers"] for t, _ in scopes)
+
+    command.downgrade(alembic_config(database_url), "0013")
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute(query).fetchall() == upgraded
+        assert conn.execute(
+            "SELECT * FROM concentration_at((SELECT max(block_number) FROM logs) - 3) ORDER BY 1, 2, 3"
+        ).fetchall() == at_block
+    migrate.upgrade(database_url)
