@@ -48,31 +48,27 @@ class Gap:
                 f"(tx {self.tx_hash}): {self.rule}")
 
 
+_FIELDS = {"frm": FROM, "to": TO, "amount": AMOUNT, "fee": IS_FEE}
+
+
 def _is(row: list | None, event: str, **fields) -> bool:
     """Whether `row` is a decoded log of `event` whose named fields hold the given values (an
     undecoded log of the event, args {"undecoded": true}, matches any)."""
     if row is None or row[EVENT] != event:
         return False
-    if row[ARGS] == '{"undecoded": true}':
+    if row[ARGS] == _UNDECODED:
         return True
-    where = {"frm": FROM, "to": TO, "amount": AMOUNT, "fee": IS_FEE}
-    return all(row[where[k]] == v for k, v in fields.items())
+    return all(row[_FIELDS[k]] == v for k, v in fields.items())
 
 
-# Each rule: (name, the event it starts from, whether it applies to a row, its check given the
-# rows just before and after it in the same transaction). `fee_legs` says whether the token's
-# live implementation emits fee legs at that row.
-Rule = tuple[str, str, Callable[[list, Token, bool], bool], Callable[[list, list | None, list | None], bool]]
+_UNDECODED = '{"undecoded": true}'
 
-
-def _has(token: Token, event: str) -> bool:
-    return any(spec.name == event for spec in token.events)
-
-
-def _principal(row: list, token: Token, fee_legs: bool) -> bool:
-    # reclaimPAXG sends from the token's own address with one Transfer and no fee leg.
-    return fee_legs and row[IS_FEE] is False and row[FROM] != ZERO_ADDRESS \
-        and row[TO] != ZERO_ADDRESS and row[FROM] != token.address
+# Each rule: (name, the event it starts from, whether it can apply to a token at all given the
+# names of its events and whether its live implementation emits fee legs, whether it applies
+# to a row of that token, its check given the rows just before and after it in the same
+# transaction). The first test runs once per token and implementation, the others per row.
+Rule = tuple[str, str, Callable[[frozenset, bool], bool], Callable[[list, Token], bool],
+             Callable[[list, list | None, list | None], bool]]
 
 
 def _fee_leg_of_principal(row: list, before: list | None) -> bool:
@@ -83,57 +79,77 @@ def _service_fee(row: list) -> int:
     return int(orjson.loads(row[ARGS])["service_fee"]) if row[ARGS] else 0
 
 
-def _v1(row: list, token: Token, fee_legs: bool) -> bool:
+def _v1(names: frozenset, fee_legs: bool) -> bool:
     return fee_legs
 
 
-def _minting(row: list, token: Token, fee_legs: bool) -> bool:
-    return row[FROM] == ZERO_ADDRESS and (fee_legs or _has(token, "Mint"))
-
-
-def _burning_paxg(row: list, token: Token, fee_legs: bool) -> bool:
-    return fee_legs and row[TO] == ZERO_ADDRESS
-
-
-def _burning_xaut(row: list, token: Token, fee_legs: bool) -> bool:
-    return _has(token, "Redeem") and row[TO] == ZERO_ADDRESS
-
-
-def _any(row: list, token: Token, fee_legs: bool) -> bool:
+def _always(*_) -> bool:
     return True
 
 
 RULES: tuple[Rule, ...] = (
-    ("fee leg missing after a principal Transfer", "Transfer", _principal,
+    # reclaimPAXG sends from the token's own address with one Transfer and no fee leg.
+    ("fee leg missing after a principal Transfer", "Transfer", _v1,
+     lambda r, t: r[IS_FEE] is False and r[FROM] != ZERO_ADDRESS and r[TO] != ZERO_ADDRESS
+     and r[FROM] != t.address,
      lambda r, b, a: _is(a, "Transfer", fee=True, frm=r[FROM])),
-    ("FeeCollected missing after a fee leg", "Transfer",
-     lambda r, t, f: f and r[IS_FEE] is True and (r[AMOUNT] or 0) > 0,
+    ("FeeCollected missing after a fee leg", "Transfer", _v1,
+     lambda r, t: r[IS_FEE] is True and (r[AMOUNT] or 0) > 0,
      lambda r, b, a: not _fee_leg_of_principal(r, b) or _is(a, "FeeCollected", amount=r[AMOUNT])),
-    ("fee leg missing before FeeCollected", "FeeCollected", _v1,
+    ("fee leg missing before FeeCollected", "FeeCollected", _v1, _always,
      lambda r, b, a: _is(b, "Transfer", fee=True, amount=r[AMOUNT])),
-    ("Transfer from 0x0 missing after SupplyIncreased", "SupplyIncreased", _v1,
+    ("Transfer from 0x0 missing after SupplyIncreased", "SupplyIncreased", _v1, _always,
      lambda r, b, a: _is(a, "Transfer", frm=ZERO_ADDRESS, amount=r[AMOUNT])),
-    ("Transfer to 0x0 missing after SupplyDecreased", "SupplyDecreased", _v1,
+    ("Transfer to 0x0 missing after SupplyDecreased", "SupplyDecreased", _v1, _always,
      lambda r, b, a: _is(a, "Transfer", to=ZERO_ADDRESS, amount=r[AMOUNT])),
-    ("SupplyDecreased missing after FrozenAddressWiped", "FrozenAddressWiped", _v1,
+    ("SupplyDecreased missing after FrozenAddressWiped", "FrozenAddressWiped", _v1, _always,
      lambda r, b, a: _is(a, "SupplyDecreased", frm=r[FROM])),
-    ("mint's other log missing beside its Transfer from 0x0", "Transfer", _minting,
+    ("mint's other log missing beside its Transfer from 0x0", "Transfer",
+     lambda names, fee_legs: fee_legs or "Mint" in names,
+     lambda r, t: r[FROM] == ZERO_ADDRESS,
      lambda r, b, a: _is(b, "SupplyIncreased", amount=r[AMOUNT]) or _is(a, "Mint", amount=r[AMOUNT])),
-    ("burn's other log missing beside its Transfer to 0x0", "Transfer", _burning_paxg,
+    ("burn's other log missing beside its Transfer to 0x0", "Transfer", _v1,
+     lambda r, t: r[TO] == ZERO_ADDRESS,
      lambda r, b, a: _is(b, "SupplyDecreased", amount=r[AMOUNT])),
-    ("Redeem or DestroyedBlockedFunds missing after a Transfer to 0x0", "Transfer", _burning_xaut,
+    ("Redeem or DestroyedBlockedFunds missing after a Transfer to 0x0", "Transfer",
+     lambda names, fee_legs: "Redeem" in names,
+     lambda r, t: r[TO] == ZERO_ADDRESS,
      lambda r, b, a: _is(a, "Redeem", amount=r[AMOUNT])
      or _is(a, "DestroyedBlockedFunds", frm=r[FROM], amount=r[AMOUNT])),
-    ("Transfer from 0x0 missing before Mint", "Mint", _any,
+    ("Transfer from 0x0 missing before Mint", "Mint", _always, _always,
      lambda r, b, a: _is(b, "Transfer", frm=ZERO_ADDRESS, to=r[TO], amount=r[AMOUNT])),
-    ("Transfer to 0x0 missing before Redeem", "Redeem", _any,
+    ("Transfer to 0x0 missing before Redeem", "Redeem", _always, _always,
      lambda r, b, a: _is(b, "Transfer", to=ZERO_ADDRESS, amount=r[AMOUNT])),
-    ("Transfer to 0x0 missing before DestroyedBlockedFunds", "DestroyedBlockedFunds", _any,
+    ("Transfer to 0x0 missing before DestroyedBlockedFunds", "DestroyedBlockedFunds", _always,
+     _always,
      lambda r, b, a: _is(b, "Transfer", frm=r[FROM], to=ZERO_ADDRESS, amount=r[AMOUNT])),
-    ("Transfer missing before BetaDelegatedTransfer", "BetaDelegatedTransfer", _v1,
+    ("Transfer missing before BetaDelegatedTransfer", "BetaDelegatedTransfer", _v1, _always,
      lambda r, b, a: _is(b, "Transfer", fee=True, frm=r[FROM], amount=_service_fee(r))
      if _service_fee(r) else _is(b, "Transfer", frm=r[FROM]) or _is(b, "FeeCollected", frm=r[FROM])),
 )
+
+# A token's checks: by event, the (name, applies, holds) of each rule that can apply to it.
+Checks = dict[str, list[tuple[str, Callable, Callable]]]
+
+
+def _checks(token: Token, fee_legs: bool, off: frozenset[str]) -> Checks:
+    names = frozenset(spec.name for spec in token.events)
+    checks: Checks = {}
+    for name, starts, can_apply, applies, holds in RULES:
+        if name not in off and can_apply(names, fee_legs):
+            checks.setdefault(starts, []).append((name, applies, holds))
+    return checks
+
+
+def _ordered(rows: list[list]) -> bool:
+    """Whether the rows are in the node's order, (block, log index) rising."""
+    last = (-1, -1)
+    for row in rows:
+        key = (row[BLOCK], row[LOG_INDEX])
+        if key <= last:
+            return False
+        last = key
+    return True
 
 
 def gaps(rows: list[list], tokens: dict[str, Token], fee_legs: dict[str, bool],
@@ -144,31 +160,50 @@ def gaps(rows: list[list], tokens: dict[str, Token], fee_legs: dict[str, bool],
     first block (absent: it does, as decode assumes); an `Upgraded` row switches it per
     `implementation_fee_legs`, as in decoding. `off` holds rule names not to check (rules the
     chain itself was found to break)."""
-    at = {(row[TOKEN], row[BLOCK], row[LOG_INDEX]): row for row in rows}
-    mode = {symbol: fee_legs.get(symbol, True) and token.fee_legs
-            for symbol, token in tokens.items()}
+    by_token = {symbol: (token, fee_legs.get(symbol, True) and token.fee_legs)
+                for symbol, token in tokens.items()}
+    plans = {symbol: _checks(token, mode, off) for symbol, (token, mode) in by_token.items()}
+    # A row's neighbours are the rows next to it in the list when the rows are in the node's
+    # order (they are, from decode_logs); otherwise looked up by key.
+    at = None if _ordered(rows) else {(r[TOKEN], r[BLOCK], r[LOG_INDEX]): r for r in rows}
+    last = len(rows) - 1
     found: list[Gap] = []
-    for row in rows:
+    for i, row in enumerate(rows):
         symbol, event = row[TOKEN], row[EVENT]
-        token = tokens.get(symbol)
-        if token is None:
+        plan = plans.get(symbol)
+        if plan is None:
             continue
-        if event == "Upgraded" and token.fee_legs and row[ARGS]:
-            implementation = orjson.loads(row[ARGS]).get("implementation")
-            if implementation in implementation_fee_legs:
-                mode[symbol] = implementation_fee_legs[implementation]
+        if event == "Upgraded":
+            token = by_token[symbol][0]
+            if token.fee_legs and row[ARGS]:
+                implementation = orjson.loads(row[ARGS]).get("implementation")
+                if implementation in implementation_fee_legs:
+                    plans[symbol] = _checks(token, implementation_fee_legs[implementation], off)
             continue
-        if row[ARGS] == '{"undecoded": true}':
+        checks = plan.get(event)
+        if checks is None or row[ARGS] == _UNDECODED:
             continue
+        token = by_token[symbol][0]
         neighbours = None
-        for name, starts, applies, holds in RULES:
-            if starts != event or name in off or not applies(row, token, mode[symbol]):
+        for name, applies, holds in checks:
+            if not applies(row, token):
                 continue
             if neighbours is None:
-                neighbours = tuple(
-                    n if n is not None and n[TX_HASH] == row[TX_HASH] else None
-                    for n in (at.get((symbol, row[BLOCK], row[LOG_INDEX] - 1)),
-                              at.get((symbol, row[BLOCK], row[LOG_INDEX] + 1))))
+                block, index, tx = row[BLOCK], row[LOG_INDEX], row[TX_HASH]
+                if at is None:
+                    before = rows[i - 1] if i > 0 else None
+                    after = rows[i + 1] if i < last else None
+                    if before is not None and (before[LOG_INDEX] != index - 1
+                                               or before[BLOCK] != block or before[TOKEN] != symbol):
+                        before = None
+                    if after is not None and (after[LOG_INDEX] != index + 1
+                                              or after[BLOCK] != block or after[TOKEN] != symbol):
+                        after = None
+                else:
+                    before = at.get((symbol, block, index - 1))
+                    after = at.get((symbol, block, index + 1))
+                neighbours = tuple(n if n is not None and n[TX_HASH] == tx else None
+                                   for n in (before, after))
             if not holds(row, *neighbours):
                 found.append(Gap(name, symbol, row[BLOCK], row[LOG_INDEX], row[TX_HASH]))
     return found

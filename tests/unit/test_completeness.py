@@ -121,3 +121,32 @@ def test_paxg_after_an_upgrade_to_an_implementation_without_fee_legs_is_not_chec
     assert found([upgraded, lone], state, legs={}) == []
     assert found([lone], DecodeState(), legs={}) != []
     assert found([lone], DecodeState(), legs={"PAXG": False}) == []
+
+
+def test_neighbours_are_the_same_tokens_logs_whatever_the_rows_order():
+    """Rows in the node's order find a log's neighbours next to it in the list; rows in another
+    order (a caller's or a provider's) find the same ones by key. A log of another token at the
+    next log index is not a neighbour."""
+    raw = []
+    for t in range(4):
+        for entry in paxg_transfer(FEE if t % 2 else 0):
+            raw.append(dict(entry, transactionHash=f"0x{t:064x}",
+                            logIndex=hex(int(entry["logIndex"], 16) + 4 * t)))
+    # tx 1's fee leg is lost; tx 4 burns PAXG and redeems XAUT of the same amount, and the
+    # XAUT Transfer of the redemption is lost: the PAXG burn's Transfer is not its partner.
+    lost = [e for e in raw if not (e["transactionHash"] == f"0x{1:064x}" and e["logIndex"] == hex(5))]
+    burn = f"0x{4:064x}"
+    lost += [dict(log(PAXG, T.SUPPLY_DECREASED, [topic(SUPPLY_CONTROLLER)], data(9), index=16),
+                  transactionHash=burn),
+             dict(transfer(PAXG, SUPPLY_CONTROLLER, ZERO_ADDRESS, 9, index=17), transactionHash=burn),
+             dict(log(XAUT, T.REDEEM, [], data(9), index=18), transactionHash=burn)]
+    rows = decode(lost, DecodeState())
+    expected = {("PAXG", 4, "fee leg missing after a principal Transfer"),
+                ("PAXG", 6, "fee leg missing before FeeCollected"),
+                ("XAUT", 18, "Transfer to 0x0 missing before Redeem")}
+    in_order = gaps(rows, TOKENS, {}, {})
+    assert {(g.token, g.log_index, g.rule) for g in in_order} == expected
+    shuffled = rows[::-1]
+    assert sorted(map(str, gaps(shuffled, TOKENS, {}, {}))) == sorted(map(str, in_order))
+    assert gaps(decode(raw, DecodeState()), TOKENS, {}, {}) == []
+    assert gaps(decode(raw, DecodeState())[::-1], TOKENS, {}, {}) == []
