@@ -120,10 +120,14 @@ def _stamps(logs: list[dict]) -> dict[int, int] | None:
     """Block number → timestamp from the logs' blockTimestamp (execution-apis, August 2025);
     None when a log lacks one. A zero is no timestamp (an old erigon release sent 0x0)."""
     stamps: dict[int, int] = {}
+    seen = None  # (blockNumber, blockTimestamp) of the last log, as sent: a block's logs repeat it
     for entry in logs:
         raw = entry.get("blockTimestamp")
+        if (entry["blockNumber"], raw) == seen:
+            continue
         if not raw or int(raw, 16) == 0:
             return None
+        seen = (entry["blockNumber"], raw)
         stamps[int(entry["blockNumber"], 16)] = int(raw, 16)
     return stamps
 
@@ -243,7 +247,7 @@ def fetch_range(rpc: RpcClient, lo: int, hi: int, *, addresses: list[str], topic
     logs = rpc.fetch_logs(lo, hi, addresses, topics)
     if cross_check:
         logs = second_opinion(rpc, lo, hi, addresses, topics, logs, metrics or NullMetrics())
-    numbers = {int(entry["blockNumber"], 16) for entry in logs}
+    numbers = {int(raw, 16) for raw in {entry["blockNumber"] for entry in logs}}
     if any(n < lo or n > hi for n in numbers):
         raise HashMismatch(f"node returned logs outside {lo}-{hi}")
     # Blocks below this are outside the reorg window and final: no header is needed to link
@@ -291,7 +295,11 @@ def build_batch(answer: RangeAnswer, rpc: RpcClient, *, chain_id: int,
                 raise HashMismatch(f"headers {n - 1} and {n} do not link")
     fetched = set(headers)
     estimated = set()
-    for entry in raw_logs:
+    seen = None  # (blockNumber, blockHash) of the last log checked: the next logs of its block
+    for entry in raw_logs:  # pass the same checks
+        if (entry["blockNumber"], entry["blockHash"]) == seen:
+            continue
+        seen = (entry["blockNumber"], entry["blockHash"])
         n = int(entry["blockNumber"], 16)
         header = headers.get(n)
         if header is None:  # deep, no header asked for: the block as its logs describe it
