@@ -169,7 +169,7 @@ def sync(ctx: Context, once: bool, chain_name: str | None, metrics_port: int | N
     """
     from indexer import migrate
     from indexer.config import require_rpc_url
-    from indexer.sync import install_signal_handlers
+    from indexer.sync import collect_less, install_signal_handlers
 
     config = _run(ctx.load)
     if chain_name is not None:
@@ -183,6 +183,7 @@ def sync(ctx: Context, once: bool, chain_name: str | None, metrics_port: int | N
     _run(migrate.upgrade, url, wait=True)
     stop = threading.Event()
     install_signal_handlers(stop)
+    collect_less()
     port = metrics_port if metrics_port is not None else config.metrics.port
     metrics, server = None, None
     if port:

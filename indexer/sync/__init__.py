@@ -4,14 +4,16 @@ plan.py     how many blocks to ask for next (RangeSizer)
 fetch.py    ranges → checked, decoded batches, several in flight, ahead of the writer (Fetcher)
 derive.py   the derived tables kept up with the committed logs (Deriver, one per token)
 follow.py   the loop: backfill, follow the head, reorgs, shutdown (Syncer)
+process.py  what the sync's process sets up: signal handlers, garbage collection
 """
 
 from indexer.sync.fetch import (HASH_MISMATCH_ATTEMPTS, Batch, FetchPool, HashMismatch, ReorgDetected,
                                  build_batch, fetch_range)
-from indexer.sync.follow import Syncer, SyncSummary, install_signal_handlers
+from indexer.sync.follow import Syncer, SyncSummary
 from indexer.sync.plan import RangeSizer
+from indexer.sync.process import collect_less, install_signal_handlers
 
 __all__ = [
     "HASH_MISMATCH_ATTEMPTS", "Batch", "FetchPool", "HashMismatch", "RangeSizer", "ReorgDetected",
-    "SyncSummary", "Syncer", "build_batch", "fetch_range", "install_signal_handlers",
+    "SyncSummary", "Syncer", "build_batch", "collect_less", "fetch_range", "install_signal_handlers",
 ]

@@ -466,17 +466,3 @@ def eta(done: int, total: int, seconds: float) -> str:
     if left >= 3600:
         return f"ETA {left // 3600}h{left % 3600 // 60:02d}m"
     return f"ETA {left // 60}m{left % 60:02d}s" if left >= 60 else f"ETA {left}s"
-
-
-def install_signal_handlers(stop: threading.Event) -> None:
-    """First SIGINT/SIGTERM: finish the batch being written and exit 0. Second SIGINT: abort."""
-    import signal
-
-    def handler(signum, frame):
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        log.warning("%s received: stopping after the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
