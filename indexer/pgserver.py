@@ -22,6 +22,14 @@ log = logging.getLogger(__name__)
 DATABASE_NAME = "indexer"
 
 
+# The embedded server's settings that differ from PostgreSQL's defaults (applied where a
+# setting is still at its default). A backfill writes about 1.4 GB of WAL per million logs;
+# with the default max_wal_size (1 GB) that forced a checkpoint every ~20 s, and after each
+# one the first change to every page of the derived tables' indexes is logged as a whole
+# 8-kB page image again.
+SETTINGS = {"max_wal_size": "4GB", "checkpoint_timeout": "15min"}
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("gold-indexer", appauthor=False))
 
@@ -66,6 +74,7 @@ def start(data_dir: Path, *, keep_running: bool) -> EmbeddedServer:
             f"cannot start the embedded PostgreSQL in {pgdata}: {exc}; see {pgdata / 'log'}"
         ) from None
     store.ensure_database(server.get_uri(), DATABASE_NAME)
+    store.configure_server(server.get_uri(), SETTINGS)
     return EmbeddedServer(url=server.get_uri(DATABASE_NAME), _server=server)
 
 

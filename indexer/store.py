@@ -114,6 +114,22 @@ def ensure_database(admin_url: str, name: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def configure_server(admin_url: str, settings: dict[str, str]) -> list[str]:
+    """ALTER SYSTEM each of `settings` whose value is still PostgreSQL's built-in one (initdb
+    writes some of those into postgresql.conf; a value changed by hand is left alone), then
+    reload: the names set."""
+    with connect(admin_url) as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM pg_settings WHERE name = ANY(%s) AND setting = boot_val",
+            (list(settings),)).fetchall()]
+        for name in names:
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                sql.Identifier(name), sql.Literal(settings[name])))
+        if names:
+            conn.execute("SELECT pg_reload_conf()")
+    return names
+
+
 def acquire_writer_lock(conn: psycopg.Connection, chain_id: int) -> None:
     """Session-level advisory lock: one writer (`indexer sync`, a repair) per chain and
     database; several chains' syncs write side by side. Held until `conn` closes."""

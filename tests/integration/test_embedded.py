@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import psycopg
 import pytest
@@ -29,6 +30,9 @@ def test_sync_without_database_uses_embedded_server_and_db_url_opens_it(chain, t
         assert url.returncode == 0, url.stderr
         with psycopg.connect(url.stdout.strip()) as conn:
             n = conn.execute("SELECT count(*) FROM transfers").fetchone()[0]
+            settings = {name: conn.execute(f"SHOW {name}").fetchone()[0]
+                        for name in ("max_wal_size", "checkpoint_timeout")}
+        assert settings == {"max_wal_size": "4GB", "checkpoint_timeout": "15min"}  # pgserver.SETTINGS
         assert n == len(chain.w3.eth.get_logs({
             "fromBlock": 0, "toBlock": "latest", "address": [chain.paxg.address, chain.xaut.address],
             "topics": ["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"]}))
@@ -80,3 +84,34 @@ def test_upgrading_a_synced_0001_database_fills_the_derived_tables(chain, devnet
         assert conn.execute("SELECT to_regclass('holder_state')").fetchone()[0] is None
     command.upgrade(cfg, "head")
     assert dump_tables(database_url) == expected
+
+
+def test_server_settings_are_set_only_where_postgresql_default_stands(pg_admin_url):
+    """store.configure_server sets a setting still at PostgreSQL's built-in value and leaves
+    one changed by hand alone (commit_delay: harmless on the tests' shared server)."""
+    from indexer import store
+
+    def commit_delay(expected: str) -> str:
+        """The server's value once it is `expected` (a reload reaches new sessions within
+        moments), or what it still is after 5 s."""
+        deadline = time.monotonic() + 5
+        while True:
+            with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+                value = conn.execute("SHOW commit_delay").fetchone()[0]
+            if value == expected or time.monotonic() > deadline:
+                return value
+            time.sleep(0.05)
+
+    try:
+        assert commit_delay("0") == "0"
+        assert store.configure_server(pg_admin_url, {"commit_delay": "10"}) == ["commit_delay"]
+        assert commit_delay("10") == "10"
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET commit_delay = 20")
+            conn.execute("SELECT pg_reload_conf()")
+        assert store.configure_server(pg_admin_url, {"commit_delay": "10"}) == []
+        assert commit_delay("20") == "20"
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM RESET commit_delay")
+            conn.execute("SELECT pg_reload_conf()")
