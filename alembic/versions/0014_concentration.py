@@ -1,5 +1,5 @@
 """concentration_at: each token's holders ranked once for both scopes, the HHI with one
-division (holder_concentration's query 224 → ~100 ms on the benchmark's chain).
+division (holder_concentration's PAXG query 167 → 75 ms on the benchmark's dense chain).
 
 Revision ID: 0014
 Revises: 0013
