@@ -171,10 +171,11 @@ def test_downgrading_0013_and_upgrading_again_gives_what_a_fresh_sync_gives(
     assert dump(database_url) == expected
 
 
-def test_concentration_of_0014_equals_that_of_0013(chain, devnet_config, database_url):
+def test_concentration_of_0015_and_0014_equals_that_of_0013(chain, devnet_config, database_url):
     """Revision 0014 ranks each token's holders once for both scopes and sums running totals
-    and squares instead of dividing per holder: the same figures as revision 0002's function,
-    which the downgrade brings back, with labels making the two scopes differ."""
+    and squares instead of dividing per holder, and 0015 picks each scope's figures by a CASE:
+    the same figures as revision 0002's function, which the downgrade to 0013 brings back,
+    with labels making the two scopes differ."""
     from alembic import command
 
     from indexer.migrate import alembic_config
@@ -201,10 +202,13 @@ def test_concentration_of_0014_equals_that_of_0013(chain, devnet_config, databas
     scopes = {(r[1], r[2]): r[3:] for r in upgraded}
     assert any(scopes[t, "all"] != scopes[t, "excluding_issuers"] for t, _ in scopes)
 
-    command.downgrade(alembic_config(database_url), "0013")
-    with psycopg.connect(database_url) as conn:
-        assert conn.execute(query).fetchall() == upgraded
-        assert conn.execute(
-            "SELECT * FROM concentration_at((SELECT max(block_number) FROM logs) - 3) ORDER BY 1, 2, 3"
-        ).fetchall() == at_block
+    for revision in ("0014", "0013"):
+        command.downgrade(alembic_config(database_url), revision)
+        with psycopg.connect(database_url) as conn:
+            assert conn.execute(query).fetchall() == upgraded, revision
+            assert conn.execute(
+                "SELECT * FROM concentration_at((SELECT max(block_number) FROM logs) - 3) ORDER BY 1, 2, 3"
+            ).fetchall() == at_block, revision
+            assert conn.execute("SELECT count(*) FROM holder_concentration").fetchone()[0] \
+                == len(upgraded)
     migrate.upgrade(database_url)
