@@ -49,6 +49,7 @@ class Gap:
 
 
 _FIELDS = {"frm": FROM, "to": TO, "amount": AMOUNT, "fee": IS_FEE}
+_UNDECODED = '{"undecoded": true}'
 
 
 def _is(row: list | None, event: str, **fields) -> bool:
@@ -59,9 +60,6 @@ def _is(row: list | None, event: str, **fields) -> bool:
     if row[ARGS] == _UNDECODED:
         return True
     return all(row[_FIELDS[k]] == v for k, v in fields.items())
-
-
-_UNDECODED = '{"undecoded": true}'
 
 # Each rule: (name, the event it starts from, whether it can apply to a token at all given the
 # names of its events and whether its live implementation emits fee legs, whether it applies
@@ -152,6 +150,15 @@ def _ordered(rows: list[list]) -> bool:
     return True
 
 
+def _row_at(rows: list[list], i: int, key: tuple[str, int, int]) -> list | None:
+    """rows[i] if it is the log `key` (token, block, log index), else None."""
+    if 0 <= i < len(rows):
+        row = rows[i]
+        if (row[TOKEN], row[BLOCK], row[LOG_INDEX]) == key:
+            return row
+    return None
+
+
 def gaps(rows: list[list], tokens: dict[str, Token], fee_legs: dict[str, bool],
          implementation_fee_legs: dict[str, bool], off: frozenset[str] = frozenset()) -> list[Gap]:
     """The orphans of a range's decoded rows (decode.decode_logs' output, in the node's order).
@@ -160,21 +167,19 @@ def gaps(rows: list[list], tokens: dict[str, Token], fee_legs: dict[str, bool],
     first block (absent: it does, as decode assumes); an `Upgraded` row switches it per
     `implementation_fee_legs`, as in decoding. `off` holds rule names not to check (rules the
     chain itself was found to break)."""
-    by_token = {symbol: (token, fee_legs.get(symbol, True) and token.fee_legs)
-                for symbol, token in tokens.items()}
-    plans = {symbol: _checks(token, mode, off) for symbol, (token, mode) in by_token.items()}
+    plans = {symbol: _checks(token, fee_legs.get(symbol, True) and token.fee_legs, off)
+             for symbol, token in tokens.items()}
     # A row's neighbours are the rows next to it in the list when the rows are in the node's
     # order (they are, from decode_logs); otherwise looked up by key.
     at = None if _ordered(rows) else {(r[TOKEN], r[BLOCK], r[LOG_INDEX]): r for r in rows}
-    last = len(rows) - 1
     found: list[Gap] = []
     for i, row in enumerate(rows):
         symbol, event = row[TOKEN], row[EVENT]
         plan = plans.get(symbol)
         if plan is None:
             continue
+        token = tokens[symbol]
         if event == "Upgraded":
-            token = by_token[symbol][0]
             if token.fee_legs and row[ARGS]:
                 implementation = orjson.loads(row[ARGS]).get("implementation")
                 if implementation in implementation_fee_legs:
@@ -183,27 +188,17 @@ def gaps(rows: list[list], tokens: dict[str, Token], fee_legs: dict[str, bool],
         checks = plan.get(event)
         if checks is None or row[ARGS] == _UNDECODED:
             continue
-        token = by_token[symbol][0]
         neighbours = None
         for name, applies, holds in checks:
             if not applies(row, token):
                 continue
             if neighbours is None:
-                block, index, tx = row[BLOCK], row[LOG_INDEX], row[TX_HASH]
-                if at is None:
-                    before = rows[i - 1] if i > 0 else None
-                    after = rows[i + 1] if i < last else None
-                    if before is not None and (before[LOG_INDEX] != index - 1
-                                               or before[BLOCK] != block or before[TOKEN] != symbol):
-                        before = None
-                    if after is not None and (after[LOG_INDEX] != index + 1
-                                              or after[BLOCK] != block or after[TOKEN] != symbol):
-                        after = None
-                else:
-                    before = at.get((symbol, block, index - 1))
-                    after = at.get((symbol, block, index + 1))
-                neighbours = tuple(n if n is not None and n[TX_HASH] == tx else None
-                                   for n in (before, after))
+                block, index = row[BLOCK], row[LOG_INDEX]
+                keys = ((symbol, block, index - 1), (symbol, block, index + 1))
+                near = (at.get(k) for k in keys) if at is not None else \
+                    (_row_at(rows, i - 1, keys[0]), _row_at(rows, i + 1, keys[1]))
+                neighbours = tuple(n if n is not None and n[TX_HASH] == row[TX_HASH] else None
+                                   for n in near)
             if not holds(row, *neighbours):
                 found.append(Gap(name, symbol, row[BLOCK], row[LOG_INDEX], row[TX_HASH]))
     return found
