@@ -971,6 +971,10 @@ def _print_status(report: dict) -> None:
             click.echo(f"{t['token']:<6} {t['indexed_block']:>13}  {when:<19}  {lag:>7}  {lag_s:>9}  "
                        f"{t['events_stored']:>10}  {('?' if rate is None else f'{rate:.0f} ev/s'):>13}"
                        f"  {derived:>13}")
+        waiting = [t["token"] for t in report["tokens"] if not t["periods_settled"]]
+        if waiting:
+            click.echo(f"{', '.join(waiting)}: the latest day's and month's distinct senders and "
+                       "receivers wait for the backfill's end")
     rpc = report["rpc"]
     if rpc is not None:
         since = rpc["since"].strftime("%Y-%m-%d %H:%M:%S UTC") if rpc["since"] else "?"

@@ -375,17 +375,20 @@ def write_batch(
                 )
 
 
-# A day or month holding more transfers than this keeps its senders and receivers in
-# period_members, and a batch adds only its own to them; a smaller one is counted again from its
-# logs whenever a batch touches it, which costs less than keeping its members (revision 0013).
+# A token's latest day or month holding more transfers than this keeps its senders and
+# receivers in period_members when a settling step reaches it, and each later batch adds only its
+# own to them; a smaller one is counted again from its logs whenever a settling step touches it,
+# which costs less than keeping its members (revisions 0013, 0016).
 MEMBERS_FROM = 20_000
 
 
-def add_derived(cur: psycopg.Cursor, chain_id: int, token: str, lo: int, hi: int) -> None:
+def add_derived(cur: psycopg.Cursor, chain_id: int, token: str, lo: int, hi: int,
+                settle: bool = True, settled: bool = True) -> None:
     """Add token's stored Transfer logs of blocks [lo, hi] to the derived tables (the caller's
-    transaction; blocks above hi must not be in them yet)."""
+    transaction; blocks above hi must not be in them yet). `settle`: count the token's latest
+    day and month too (else they wait: more batches follow); `settled`: the steps before did."""
     params = {"chain_id": chain_id, "token": token, "lo": lo, "hi": hi,
-              "members_from": MEMBERS_FROM}
+              "members_from": MEMBERS_FROM, "settle": settle, "settled": settled}
     for statement in sql_statements("derived_add.sql"):
         cur.execute(statement, params)
 
@@ -399,24 +402,35 @@ def _checkpoint_tokens(cur: psycopg.Cursor, chain_id: int) -> list[str]:
 DERIVE_LOCK_CLASS = int.from_bytes(b"gold", "big")
 
 
-def _derive_next(cur: psycopg.Cursor, chain_id: int, token: str, max_logs: int | None) -> int | None:
+def _derive_next(cur: psycopg.Cursor, chain_id: int, token: str, max_logs: int | None,
+                 settle: bool = True) -> int | None:
     """In the caller's transaction: lock token's derived rows, then add its stored logs not in
     them yet (up to its checkpoint, or fewer whole blocks holding about `max_logs` Transfer
     logs) and move its mark. Returns the last block added, or None if they were up to date.
     The mark is read under the lock, so two derive transactions (even of two processes) can
-    never add the same logs twice."""
+    never add the same logs twice.
+
+    `settle`: when the step reaches the checkpoint, count the token's latest day and month too
+    (or, with nothing to add, count them if an earlier step left them waiting). Without it they
+    wait for a later step: a backfill's steps count each period once, when it is over."""
     cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                 (DERIVE_LOCK_CLASS, f"{chain_id}:{token}"))
     row = cur.execute(
-        """SELECT coalesce(m.block_number, -1) + 1, c.block_number
+        """SELECT coalesce(m.block_number, -1) + 1, c.block_number, coalesce(m.periods_settled, true)
            FROM checkpoints c
            LEFT JOIN derived_marks m ON m.chain_id = c.chain_id AND m.token = c.token
-           WHERE c.chain_id = %s AND c.token = %s AND coalesce(m.block_number, -1) < c.block_number""",
+           WHERE c.chain_id = %s AND c.token = %s""",
         (chain_id, token),
     ).fetchone()
     if row is None:
         return None
-    lo, hi = row
+    lo, top, settled = row
+    if lo > top:
+        if settle and not settled:
+            add_derived(cur, chain_id, token, lo, top, settle=True, settled=False)  # adds nothing
+            _set_mark(cur, chain_id, token, top, settled=True)
+        return None
+    hi = top
     if max_logs is not None:
         row = cur.execute(
             """SELECT block_number FROM logs
@@ -426,16 +440,18 @@ def _derive_next(cur: psycopg.Cursor, chain_id: int, token: str, max_logs: int |
             (chain_id, lo, hi, token, max_logs - 1),
         ).fetchone()
         hi = row[0] if row else hi
-    add_derived(cur, chain_id, token, lo, hi)
-    _set_mark(cur, chain_id, token, hi)
+    settle = settle and hi == top
+    add_derived(cur, chain_id, token, lo, hi, settle=settle, settled=settled)
+    _set_mark(cur, chain_id, token, hi, settled=settle)
     return hi
 
 
-def derive_step(conn: psycopg.Connection, chain_id: int, token: str, max_logs: int) -> int | None:
+def derive_step(conn: psycopg.Connection, chain_id: int, token: str, max_logs: int,
+                settle: bool = True) -> int | None:
     """One derive transaction of token (_derive_next): the last block added, or None."""
     with conn.transaction():
         with conn.cursor() as cur:
-            return _derive_next(cur, chain_id, token, max_logs)
+            return _derive_next(cur, chain_id, token, max_logs, settle)
 
 
 def derived_mark(conn: psycopg.Connection, chain_id: int, token: str) -> int:
@@ -454,11 +470,13 @@ def derive_all(conn: psycopg.Connection, chain_id: int, max_logs: int) -> None:
             pass
 
 
-def _set_mark(cur: psycopg.Cursor, chain_id: int, token: str, block: int) -> None:
+def _set_mark(cur: psycopg.Cursor, chain_id: int, token: str, block: int, settled: bool) -> None:
     cur.execute(
-        """INSERT INTO derived_marks (chain_id, token, block_number) VALUES (%s, %s, %s)
-           ON CONFLICT (chain_id, token) DO UPDATE SET block_number = EXCLUDED.block_number""",
-        (chain_id, token, block),
+        """INSERT INTO derived_marks (chain_id, token, block_number, periods_settled)
+           VALUES (%s, %s, %s, %s)
+           ON CONFLICT (chain_id, token) DO UPDATE SET block_number = EXCLUDED.block_number,
+                                                       periods_settled = EXCLUDED.periods_settled""",
+        (chain_id, token, block, settled),
     )
 
 
@@ -864,7 +882,7 @@ def load_status(conn: psycopg.Connection, chain_id: int) -> list[dict]:
         """SELECT c.token, c.block_number, b.block_time, c.updated_at, c.last_batch_blocks,
                   c.last_batch_events, c.last_batch_seconds,
                   (SELECT count(*) FROM logs l WHERE l.chain_id = c.chain_id AND l.token = c.token),
-                  m.block_number
+                  m.block_number, coalesce(m.periods_settled, true)
            FROM checkpoints c
            LEFT JOIN blocks b ON b.chain_id = c.chain_id AND b.number = c.block_number
            LEFT JOIN derived_marks m ON m.chain_id = c.chain_id AND m.token = c.token
@@ -872,7 +890,8 @@ def load_status(conn: psycopg.Connection, chain_id: int) -> list[dict]:
         (chain_id,),
     ).fetchall()
     keys = ("token", "indexed_block", "indexed_block_time", "updated_at", "last_batch_blocks",
-            "last_batch_events", "last_batch_seconds", "events_stored", "derived_block")
+            "last_batch_events", "last_batch_seconds", "events_stored", "derived_block",
+            "periods_settled")
     return [dict(zip(keys, r)) for r in rows]
 
 

@@ -1,8 +1,8 @@
 -- Add token %(token)s's Transfer logs of blocks [%(lo)s, %(hi)s] of chain %(chain_id)s to the
 -- derived tables: store.derive_step runs it in a deriver's transaction for the next stored
--- range (about 20,000 logs at most) and moves the token's mark in derived_marks with it; the
--- 0004 migration runs it a month at a time. The result is the same however the history was cut
--- into ranges (a day that spans two gets its end-of-day figures from the second). Statements
+-- range (about 20,000 logs at most) and moves the token's mark in derived_marks with it. The
+-- result is the same however the history was cut into ranges (a day that spans two gets its
+-- end-of-day figures from the second), once a step with %(settle)s true has come last. Statements
 -- are separated by a line holding only ";" (store.py splits them).
 
 INSERT INTO daily_stats AS d (chain_id, token, day, n_logs, minted, burned, n_mints, n_burns,
@@ -70,12 +70,21 @@ GROUP BY period, start
 ON CONFLICT (chain_id, token, period, start) DO UPDATE SET
     senders = u.senders + EXCLUDED.senders, receivers = u.receivers + EXCLUDED.receivers
 ;
--- The other periods this batch touched: counted again from their logs while they hold at most
--- %(members_from)s transfers, or given their members once they hold more.
-SELECT count_period_uniques(%(chain_id)s, %(token)s, min(day), %(members_from)s)
+-- The other periods: counted again from their logs (revision 0016). Without %(settle)s, only
+-- those over (before the token's latest day and month), from the latest day of the steps
+-- before (%(settled)s false: still to count) or this batch's first day on; with it, those and
+-- the latest ones too, which are given their members when they hold more than
+-- %(members_from)s transfers. Nothing to do for a batch without transfers, unless it settles.
+SELECT count_period_uniques(
+    %(chain_id)s, %(token)s,
+    CASE WHEN %(settled)s THEN min(day) FILTER (WHERE last_block >= %(lo)s)
+         ELSE coalesce(max(day) FILTER (WHERE first_block < %(lo)s),
+                       min(day) FILTER (WHERE last_block >= %(lo)s)) END,
+    CASE WHEN %(settle)s THEN NULL ELSE max(day) END,
+    %(members_from)s)
 FROM daily_stats
-WHERE chain_id = %(chain_id)s AND token = %(token)s AND last_block >= %(lo)s
-HAVING min(day) IS NOT NULL
+WHERE chain_id = %(chain_id)s AND token = %(token)s
+HAVING bool_or(last_block >= %(lo)s) OR (%(settle)s AND NOT %(settled)s)
 ;
 -- Balances, and every touched day's end-of-day holders, supply and sum of the ten largest
 -- balances. Every part of one statement reads the same snapshot: holder_state and token_totals

@@ -52,7 +52,7 @@ DELETE FROM period_uniques WHERE chain_id = %(chain_id)s AND senders = 0
 -- The periods without kept members, from the first day that loses logs on: counted again over
 -- the days left (whose blocks are all at or below the ancestor now).
 SELECT count_period_uniques(%(chain_id)s, token, min((block_time AT TIME ZONE 'UTC')::date),
-                            %(members_from)s)
+                            NULL, %(members_from)s)
 FROM logs
 WHERE chain_id = %(chain_id)s AND block_number > %(ancestor)s AND event = 'Transfer'
 GROUP BY token

@@ -69,7 +69,9 @@ class Deriver(threading.Thread):
         self._progressed = False
         while True:
             finishing = self.finish.is_set()  # read first: every commit before it is visible below
-            done = store.derive_step(conn, chain_id, self.token, DERIVE_LOGS)
+            # Until the writer is done, more batches follow: the token's latest day and month
+            # wait, and each period is counted once, when it is over (revision 0016).
+            done = store.derive_step(conn, chain_id, self.token, DERIVE_LOGS, settle=finishing)
             if done is None:  # up to date; the mark may also have moved without us (a commit
                 done = store.derived_mark(conn, chain_id, self.token)  # lost in a reconnect)
             with self.changed:

@@ -46,8 +46,10 @@ def test_status_before_during_and_after_a_sync(chain, tmp_path, database_url):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             code, after = status_json(path, "--max-lag", "0")
-            # Caught up, and the derivers (a batch behind the writer at most) too.
-            if code == 0 and all(t["derived_block"] == head for t in after["tokens"]):
+            # Caught up, and the derivers (a batch behind the writer at most) too, the latest
+            # periods counted (at the end of each backfill).
+            if code == 0 and all(t["derived_block"] == head and t["periods_settled"]
+                                 for t in after["tokens"]):
                 break
             time.sleep(0.2)
     finally:
@@ -71,7 +73,15 @@ def test_status_before_during_and_after_a_sync(chain, tmp_path, database_url):
     assert lines[2].startswith("PAXG") and lines[3].startswith("XAUT")
     assert lines[2].split()[-1] == str(head)  # the views include every stored log
     assert " 10 " in lines[2]
+    assert lines[4].startswith("rpc since")
     assert lines[-1] == "lagging (more than 5 blocks)"
+
+    # As a backfill that was stopped between its derive steps leaves them (revision 0016).
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE derived_marks SET periods_settled = false WHERE token = 'XAUT'")
+    lines = run_cli("--config", str(path), "status").output.strip().splitlines()
+    assert lines[4] == ("XAUT: the latest day's and month's distinct senders and receivers "
+                        "wait for the backfill's end")
 
 
 def test_status_exits_2_when_the_rpc_is_unreachable(chain, tmp_path, database_url):
