@@ -375,10 +375,11 @@ def write_batch(
                 )
 
 
-# A token's latest day or month holding more transfers than this keeps its senders and
-# receivers in period_members when a settling step reaches it, and each later batch adds only its
-# own to them; a smaller one is counted again from its logs whenever a settling step touches it,
-# which costs less than keeping its members (revisions 0013, 0016).
+# A token's latest day or month holding more transfers than this gets its senders and receivers
+# in period_members when a settling step finds it still filling after an earlier one counted it
+# (the sync follows the head), and each later batch adds only its own to them; any other period
+# is counted from its logs, which costs less than keeping its members (revisions 0013, 0016,
+# 0017).
 MEMBERS_FROM = 20_000
 
 

@@ -70,11 +70,12 @@ GROUP BY period, start
 ON CONFLICT (chain_id, token, period, start) DO UPDATE SET
     senders = u.senders + EXCLUDED.senders, receivers = u.receivers + EXCLUDED.receivers
 ;
--- The other periods: counted again from their logs (revision 0016). Without %(settle)s, only
--- those over (before the token's latest day and month), from the latest day of the steps
+-- The other periods: counted again from their logs (revisions 0016, 0017). Without %(settle)s,
+-- only those over (before the token's latest day and month), from the latest day of the steps
 -- before (%(settled)s false: still to count) or this batch's first day on; with it, those and
--- the latest ones too, which are given their members when they hold more than
--- %(members_from)s transfers. Nothing to do for a batch without transfers, unless it settles.
+-- the latest ones too, which get their members instead when they hold more than
+-- %(members_from)s transfers and an earlier step counted them (the sync follows the head).
+-- Nothing to do for a batch without transfers, unless it settles.
 SELECT count_period_uniques(
     %(chain_id)s, %(token)s,
     CASE WHEN %(settled)s THEN min(day) FILTER (WHERE last_block >= %(lo)s)
