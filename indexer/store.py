@@ -429,7 +429,8 @@ def _derive_next(cur: psycopg.Cursor, chain_id: int, token: str, max_logs: int |
     if lo > top:
         if settle and not settled:
             add_derived(cur, chain_id, token, lo, top, settle=True, settled=False)  # adds nothing
-            _set_mark(cur, chain_id, token, top, settled=True)
+            cur.execute("""UPDATE derived_marks SET periods_settled = true
+                           WHERE chain_id = %s AND token = %s""", (chain_id, token))
         return None
     hi = top
     if max_logs is not None:
