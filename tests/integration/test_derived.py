@@ -178,7 +178,11 @@ def derive_some(conn, rng: random.Random) -> None:
     """Bring the derived tables up to the stored logs as a deriver would: in steps of a random
     size, settling the latest periods at the end (as after the writer's last batch) or not (as
     while it still writes)."""
-    max_logs, settle = rng.choice((3, 40, 10**6)), rng.random() < SETTLE_SHARE
+    derive_up(conn, rng.choice((3, 40, 10**6)), settle=rng.random() < SETTLE_SHARE)
+
+
+def derive_up(conn, max_logs: int, settle: bool) -> None:
+    """Every stored log into the derived tables, in steps of about `max_logs` Transfer logs."""
     for token in ("PAXG", "XAUT"):
         while store.derive_step(conn, CHAIN, token, max_logs, settle=settle) is not None:
             pass
@@ -259,9 +263,7 @@ def test_unsettled_steps_count_each_period_once_over_and_settling_counts_the_lat
             return [r[0] for r in conn.execute("SELECT periods_settled FROM derived_marks")]
 
         write(conn, rows, headers, first, mid, random.Random(13), derive=False)
-        for token in tokens:
-            while store.derive_step(conn, CHAIN, token, 5, settle=False) is not None:
-                pass
+        derive_up(conn, 5, settle=False)
         got = as_model(stored(database_url))
         latest = {t: max(day for tt, day, *_ in want["daily_stats"] if tt == t) for t in tokens}
 
@@ -283,9 +285,7 @@ def test_unsettled_steps_count_each_period_once_over_and_settling_counts_the_lat
 
         # The sync goes on: its last step settles, and finds the latest month still filling.
         write(conn, rows, headers, mid + 1, last, random.Random(14), derive=False)
-        for token in tokens:
-            while store.derive_step(conn, CHAIN, token, 5, settle=True) is not None:
-                pass
+        derive_up(conn, 5, settle=True)
         want = model(rows)
         assert as_model(stored(database_url)) == want
         latest = {t: max(day for tt, day, *_ in want["daily_stats"] if tt == t) for t in tokens}
