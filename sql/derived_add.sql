@@ -91,14 +91,18 @@ HAVING bool_or(last_block >= %(lo)s) OR (%(settle)s AND NOT %(settled)s)
 -- balances. Every part of one statement reads the same snapshot: holder_state and token_totals
 -- as they were before this batch. holder_state is read through its key (one probe per
 -- address and day, whatever its size); the rest are aggregates and windows over the batch's
--- legs, with no join whose plan could go wrong on row estimates of intermediate results.
-WITH legs AS (
-    SELECT address, delta, block_number, block_time, (block_time AT TIME ZONE 'UTC')::date AS day
+-- legs, summed per address and day in one pass (by_day; every later part reads only that),
+-- with no join whose plan could go wrong on row estimates of intermediate results.
+WITH by_day AS (  -- each address's movement on each day it moved
+    SELECT address, (block_time AT TIME ZONE 'UTC')::date AS day, sum(delta) AS delta,
+           count(*) AS n, min(block_number) AS fb, min(block_time) AS ft,
+           max(block_number) AS lb, max(block_time) AS lt
     FROM transfer_legs(%(chain_id)s, %(token)s, %(lo)s, %(hi)s)
+    GROUP BY 1, 2
 ), per_address AS (
-    SELECT address, sum(delta) AS delta, count(*) AS n, min(block_number) AS fb,
-           min(block_time) AS ft, max(block_number) AS lb, max(block_time) AS lt
-    FROM legs GROUP BY address
+    SELECT address, sum(delta) AS delta, sum(n) AS n, min(fb) AS fb,
+           min(ft) AS ft, max(lb) AS lb, max(lt) AS lt
+    FROM by_day GROUP BY address
 ), after_day AS (  -- an address's balance at the end of each day it moved
     SELECT address, day, delta, start,
            start + sum(delta) OVER (PARTITION BY address ORDER BY day) AS balance
@@ -106,7 +110,7 @@ WITH legs AS (
                  coalesce((SELECT h.balance FROM holder_state h
                            WHERE h.chain_id = %(chain_id)s AND h.token = %(token)s
                              AND h.address = x.address), 0) AS start
-          FROM (SELECT address, day, sum(delta) AS delta FROM legs GROUP BY address, day) x
+          FROM by_day x
           OFFSET 0) y  -- keeps the probe one per row (inlined, it ran once per use of start)
 ), days AS (
     SELECT day FROM daily_stats
