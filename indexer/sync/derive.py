@@ -107,11 +107,15 @@ class Deriver(threading.Thread):
         if self.error is not None:
             raise self.error
 
-    def close(self) -> None:
-        """Let it catch up with every committed batch, then stop."""
+    def finish_up(self) -> None:
+        """The writer is done: catch up with every committed batch, then return."""
         self.finish.set()
         with self.changed:
             self.changed.notify_all()
+
+    def close(self) -> None:
+        """Let it catch up with every committed batch, then stop."""
+        self.finish_up()
         self.join()
 
 

@@ -298,7 +298,7 @@ class Syncer:
     def _ensure_indexes(self) -> None:
         """The per-address indexes exist whenever the sync is near the head (a rollback uses them)."""
         started = time.monotonic()
-        if self._db(store.create_address_indexes):
+        if self._db(store.create_address_indexes, self.database_url):
             log.info("built the per-address indexes in %.1fs", time.monotonic() - started)
 
     def _checkpoint_off_chain(self, checkpoints: dict[int, str], head: int) -> int | None:
@@ -430,6 +430,11 @@ class Syncer:
                          eta(batch.to_block - lo + 1, total, now - started))
                 if self.on_progress:
                     self.on_progress(batch.to_block - lo + 1, total, n)
+            if not self.stop.is_set():
+                # The writer is done: the derivers settle while the indexes build, side by side.
+                for deriver in derivers:
+                    deriver.finish_up()
+                self._ensure_indexes()
         except BaseException as exc:
             for deriver in derivers:  # the writer's error wins; the derivers' are only logged
                 deriver.close()
