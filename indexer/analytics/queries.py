@@ -105,10 +105,12 @@ def choose_tokens(indexed: list[str], asked: Sequence[str], chain_id: int | None
 
 
 def read_freshness(conn, chain_id: int, tokens: list[str]) -> list[dict]:
-    """Per token: the indexed block (checkpoint) and its time, and the block the views include."""
+    """Per token: the indexed block (checkpoint) and its time, the block the views include, and
+    whether its latest day's and month's distinct senders and receivers are counted (false
+    while a backfill's steps leave them waiting, revision 0016)."""
     return store.fetch_dicts(conn, sql.SQL(
         """SELECT t.symbol AS token, c.block_number AS indexed_block, b.block_time AS indexed_time,
-                  m.block_number AS views_block
+                  m.block_number AS views_block, coalesce(m.periods_settled, true) AS periods_settled
            FROM tokens t
            LEFT JOIN checkpoints c ON c.chain_id = t.chain_id AND c.token = t.symbol
            LEFT JOIN blocks b ON b.chain_id = c.chain_id AND b.number = c.block_number

@@ -53,7 +53,7 @@ def sample_data(prices: bool = False, tokens=("PAXG", "XAUT"), label="Binance 14
         top.append({"token": token, "address": "0x" + "ab" * 20, "balance_units": D(1500),
                     "label": label, "label_kind": "exchange", "last_time": NOW, "balance_usd": usd(D(1500))})
     freshness = [{"token": t, "indexed_block": 19_000_000, "indexed_time": NOW - timedelta(seconds=90),
-                  "views_block": 19_000_000} for t in tokens]
+                  "views_block": 19_000_000, "periods_settled": True} for t in tokens]
     price_rows = [{"feed": "XAU/USD", "day": NOW.date(), "price": D("2900.5"),
                    "updated_at": NOW - timedelta(hours=3), "age": timedelta(hours=3)}] if prices else []
     premium = [{"day": day, "paxg_usd": D(2910), "xau_usd": D("2900.5"),
@@ -162,6 +162,15 @@ def test_report_html_loads_nothing_and_escapes_labels():
 def test_exact_values_are_a_hover_away():
     html = report.render(sample_data())
     assert 'title="1296.123456789012345678">1,296.1235<' in html  # PAXG's supply now
+
+
+def test_the_freshness_section_says_which_tokens_latest_periods_wait():
+    data = sample_data()
+    assert "wait for the backfill" not in report.render(data)
+    data.freshness[1]["periods_settled"] = False  # XAUT's backfill is under way
+    section = re.search(r'<section id="freshness">.*?</section>', report.render(data), re.S)[0]
+    assert ("XAUT: the latest day&#x27;s and month&#x27;s distinct senders and receivers wait "
+            "for the backfill&#x27;s end") in section
 
 
 def test_report_of_one_token_has_no_premium_section():
