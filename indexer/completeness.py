@@ -59,7 +59,10 @@ def _is(row: list | None, event: str, **fields) -> bool:
         return False
     if row[ARGS] == _UNDECODED:
         return True
-    return all(row[_FIELDS[k]] == v for k, v in fields.items())
+    for k, v in fields.items():  # a plain loop: this runs a few times per log
+        if row[_FIELDS[k]] != v:
+            return False
+    return True
 
 # Each rule: (name, the event it starts from, whether it can apply to a token at all given the
 # names of its events and whether its live implementation emits fee legs, whether it applies
@@ -154,7 +157,7 @@ def _row_at(rows: list[list], i: int, key: tuple[str, int, int]) -> list | None:
     """rows[i] if it is the log `key` (token, block, log index), else None."""
     if 0 <= i < len(rows):
         row = rows[i]
-        if (row[TOKEN], row[BLOCK], row[LOG_INDEX]) == key:
+        if row[LOG_INDEX] == key[2] and row[BLOCK] == key[1] and row[TOKEN] == key[0]:
             return row
     return None
 
@@ -193,12 +196,14 @@ def gaps(rows: list[list], tokens: dict[str, Token], fee_legs: dict[str, bool],
             if not applies(row, token):
                 continue
             if neighbours is None:
-                block, index = row[BLOCK], row[LOG_INDEX]
+                block, index, tx = row[BLOCK], row[LOG_INDEX], row[TX_HASH]
                 keys = ((symbol, block, index - 1), (symbol, block, index + 1))
-                near = (at.get(k) for k in keys) if at is not None else \
-                    (_row_at(rows, i - 1, keys[0]), _row_at(rows, i + 1, keys[1]))
-                neighbours = tuple(n if n is not None and n[TX_HASH] == row[TX_HASH] else None
-                                   for n in near)
+                if at is not None:
+                    before, after = at.get(keys[0]), at.get(keys[1])
+                else:
+                    before, after = _row_at(rows, i - 1, keys[0]), _row_at(rows, i + 1, keys[1])
+                neighbours = (before if before is not None and before[TX_HASH] == tx else None,
+                              after if after is not None and after[TX_HASH] == tx else None)
             if not holds(row, *neighbours):
                 found.append(Gap(name, symbol, row[BLOCK], row[LOG_INDEX], row[TX_HASH]))
     return found
