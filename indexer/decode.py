@@ -156,10 +156,13 @@ def upgraded_implementations(raw_logs: Iterable[dict[str, Any]],
     """The implementations named by the `Upgraded` logs of tokens that may have fee legs:
     decode_logs needs to know of each whether it emits them."""
     found = set()
+    upgraded = UPGRADED.topic0
     for log in raw_logs:
-        token = tokens_by_address.get(log["address"].lower())
         topics = log["topics"]
-        if token is None or not token.fee_legs or not topics or topics[0] != UPGRADED.topic0:
+        if not topics or topics[0] != upgraded:  # nearly every log: test the topic first
+            continue
+        token = tokens_by_address.get(log["address"].lower())
+        if token is None or not token.fee_legs:
             continue
         try:
             found.add(orjson.loads(_fields("Upgraded", topics, log["data"])[3])["implementation"])
@@ -203,10 +206,13 @@ def decode_logs(
     prev: dict[str, list] = {}
     specs = {address: token.topics_at(address) for address, token in tokens_by_address.items()}
     hexints: dict[Any, int] = {}  # block numbers and tx indexes repeat: parse each once
+    lowered: dict[str, str] = {}  # the few addresses repeat too: lowercase each once
     for log in raw_logs:
         if log.get("removed"):
             raise BadLog("node returned a removed log in eth_getLogs")
-        address = log["address"].lower()
+        address = lowered.get(raw_address := log["address"])
+        if address is None:
+            address = lowered[raw_address] = raw_address.lower()
         token = tokens_by_address.get(address)
         if token is None:
             continue
