@@ -107,16 +107,18 @@ def choose_tokens(indexed: list[str], asked: Sequence[str], chain_id: int | None
 def read_freshness(conn, chain_id: int, tokens: list[str]) -> list[dict]:
     """Per token: the indexed block (checkpoint) and its time, the block the views include, and
     whether its latest day's and month's distinct senders and receivers are counted (false
-    while a backfill's steps leave them waiting, revision 0016)."""
+    while a backfill's steps leave them waiting, revision 0016; before it, always true)."""
+    settled = sql.SQL("coalesce(m.periods_settled, true)") \
+        if "periods_settled" in store.view_columns(conn, "derived_marks") else sql.SQL("true")
     return store.fetch_dicts(conn, sql.SQL(
         """SELECT t.symbol AS token, c.block_number AS indexed_block, b.block_time AS indexed_time,
-                  m.block_number AS views_block, coalesce(m.periods_settled, true) AS periods_settled
+                  m.block_number AS views_block, {} AS periods_settled
            FROM tokens t
            LEFT JOIN checkpoints c ON c.chain_id = t.chain_id AND c.token = t.symbol
            LEFT JOIN blocks b ON b.chain_id = c.chain_id AND b.number = c.block_number
            LEFT JOIN derived_marks m ON m.chain_id = t.chain_id AND m.token = t.symbol
            WHERE t.chain_id = %(chain)s AND t.symbol = ANY(%(tokens)s)
-           ORDER BY t.symbol"""), {"chain": chain_id, "tokens": tokens})
+           ORDER BY t.symbol""").format(settled), {"chain": chain_id, "tokens": tokens})
 
 
 def read_price_freshness(conn, schema: Schema, chain_id: int) -> list[dict]:

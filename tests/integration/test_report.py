@@ -255,6 +255,24 @@ REMOTE_IMAGE = '<img src="http://example.com/x.png" alt="">'
 CSP = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
 
 
+def test_freshness_reads_a_database_from_before_revision_0016(empty_database_url, database_url):
+    """The report runs on older schemas: derived_marks.periods_settled comes with 0016."""
+    from indexer import migrate, store
+    from indexer.analytics import queries
+    from indexer.tokens import MAINNET_TOKENS
+
+    migrate.upgrade(empty_database_url, "0015")
+    for url, settled in ((empty_database_url, None), (database_url, False)):
+        with store.connect(url) as conn:
+            store.save_tokens(conn, 1, [MAINNET_TOKENS["PAXG"]], "ethereum")
+            conn.execute("INSERT INTO derived_marks (chain_id, token, block_number) VALUES (1, 'PAXG', 5)")
+            if settled is not None:
+                conn.execute("UPDATE derived_marks SET periods_settled = %s", (settled,))
+            rows = queries.read_freshness(conn, 1, ["PAXG"])
+        assert [(r["token"], r["views_block"], r["periods_settled"]) for r in rows] == \
+            [("PAXG", 5, settled is None)]
+
+
 def test_a_remote_reference_is_seen_with_and_without_the_pages_policy(tmp_path):
     clean = visit(sample_page(tmp_path, "clean.html"))
     assert (clean.requests, clean.violations, clean.proxied) == ([], [], [])
