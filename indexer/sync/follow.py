@@ -298,7 +298,7 @@ class Syncer:
     def _ensure_indexes(self) -> None:
         """The per-address indexes exist whenever the sync is near the head (a rollback uses them)."""
         started = time.monotonic()
-        if self._db(store.create_address_indexes, self.database_url):
+        if self._db(store.create_address_indexes):
             log.info("built the per-address indexes in %.1fs", time.monotonic() - started)
 
     def _checkpoint_off_chain(self, checkpoints: dict[int, str], head: int) -> int | None:
@@ -431,7 +431,7 @@ class Syncer:
                 if self.on_progress:
                     self.on_progress(batch.to_block - lo + 1, total, n)
             if not self.stop.is_set():
-                # The writer is done: the derivers settle while the indexes build, side by side.
+                # The writer is done: the derivers settle while the indexes build.
                 for deriver in derivers:
                     deriver.finish_up()
                 self._ensure_indexes()

@@ -227,24 +227,6 @@ def test_first_backfill_defers_address_indexes_and_builds_them_at_its_end(chain,
     assert "per-address indexes" not in again.output  # a short catch-up keeps them
 
 
-def test_address_indexes_build_each_on_its_own_connection_and_a_failed_build_is_raised_and_finished_later(
-        database_url):
-    from indexer import store
-    from indexer.errors import DatabaseError
-
-    with store.connect(database_url) as conn:
-        store.drop_address_indexes(conn)
-        # The second index's own connection fails: the error reaches the caller; the first
-        # index, built on the caller's connection, stays, and the next call builds the other.
-        bad = psycopg.conninfo.make_conninfo(database_url, user="no_such_role")
-        with pytest.raises(DatabaseError, match="cannot connect"):
-            store.create_address_indexes(conn, bad)
-        assert address_indexes(database_url) == {"logs_transfer_from_idx"}
-        assert store.create_address_indexes(conn, database_url) is True
-        assert address_indexes(database_url) == {"logs_transfer_from_idx", "logs_transfer_to_idx"}
-        assert store.create_address_indexes(conn, database_url) is False
-
-
 def test_a_migrated_database_labels_the_tether_treasury(database_url):
     with psycopg.connect(database_url) as conn:
         rows = conn.execute("SELECT chain_id, address, kind FROM labels").fetchall()
