@@ -107,15 +107,11 @@ class Deriver(threading.Thread):
         if self.error is not None:
             raise self.error
 
-    def finish_up(self) -> None:
-        """The writer is done: catch up with every committed batch, then return."""
+    def close(self) -> None:
+        """Let it catch up with every committed batch, then stop."""
         self.finish.set()
         with self.changed:
             self.changed.notify_all()
-
-    def close(self) -> None:
-        """Let it catch up with every committed batch, then stop."""
-        self.finish_up()
         self.join()
 
 

@@ -430,11 +430,6 @@ class Syncer:
                          eta(batch.to_block - lo + 1, total, now - started))
                 if self.on_progress:
                     self.on_progress(batch.to_block - lo + 1, total, n)
-            if not self.stop.is_set():
-                # The writer is done: the derivers settle while the indexes build.
-                for deriver in derivers:
-                    deriver.finish_up()
-                self._ensure_indexes()
         except BaseException as exc:
             for deriver in derivers:  # the writer's error wins; the derivers' are only logged
                 deriver.close()
