@@ -955,6 +955,8 @@ def _age_text(seconds: float) -> str:
 def _print_status(report: dict) -> None:
     from datetime import datetime, timezone
 
+    from indexer import store
+
     head = report["head_block"]
     click.echo(f"{report['chain']} (chain {report['chain_id']}): head {head if head is not None else '?'}, "
                f"finalized {report['finalized_block'] if report['finalized_block'] is not None else '?'}; "
@@ -971,10 +973,10 @@ def _print_status(report: dict) -> None:
             click.echo(f"{t['token']:<6} {t['indexed_block']:>13}  {when:<19}  {lag:>7}  {lag_s:>9}  "
                        f"{t['events_stored']:>10}  {('?' if rate is None else f'{rate:.0f} ev/s'):>13}"
                        f"  {derived:>13}")
-        waiting = [t["token"] for t in report["tokens"] if not t["periods_settled"]]
+        waiting = store.periods_waiting([t["token"] for t in report["tokens"]
+                                         if not t["periods_settled"]])
         if waiting:
-            click.echo(f"{', '.join(waiting)}: the latest day's and month's distinct senders and "
-                       "receivers wait for the backfill's end")
+            click.echo(waiting)
     rpc = report["rpc"]
     if rpc is not None:
         since = rpc["since"].strftime("%Y-%m-%d %H:%M:%S UTC") if rpc["since"] else "?"

@@ -900,6 +900,15 @@ def load_status(conn: psycopg.Connection, chain_id: int) -> list[dict]:
 ADDRESS_INDEXES = ("logs_transfer_from_idx", "logs_transfer_to_idx")
 
 
+def periods_waiting(tokens: Sequence[str]) -> str | None:
+    """What `status` and the report say of the tokens whose latest day's and month's distinct
+    senders and receivers wait (derived_marks.periods_settled false); None for no token."""
+    if not tokens:
+        return None
+    return (f"{', '.join(tokens)}: the latest day's and month's distinct senders and receivers "
+            "wait for the backfill's end")
+
+
 def drop_address_indexes(conn: psycopg.Connection) -> None:
     with conn.transaction():
         for name in ADDRESS_INDEXES:

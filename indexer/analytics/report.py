@@ -256,10 +256,10 @@ def _freshness(data: ReportData) -> str:
                      _num(fmt_int(r["views_block"]))])
     tokens = _table(["token", "indexed block", "block time", "behind the report's time",
                      "views include block"], rows)
-    waiting = [r["token"] for r in data.freshness if not r["periods_settled"]]
+    waiting = store.periods_waiting([r["token"] for r in data.freshness
+                                     if not r["periods_settled"]])
     if waiting:
-        tokens += _note(f"{', '.join(waiting)}: the latest day's and month's distinct senders and "
-                        "receivers wait for the backfill's end (the sync counts them then).")
+        tokens += _note(f"{waiting} (the sync counts them then).")
     if data.prices:
         prices = _table(["price feed", "day", "price (USD per ounce)", "round updated", "age"], [
             [_txt(p["feed"]), _txt(p["day"].isoformat()), _num(fmt_usd(p["price"]), p["price"]),
