@@ -107,11 +107,15 @@ class Deriver(threading.Thread):
         if self.error is not None:
             raise self.error
 
-    def close(self) -> None:
-        """Let it catch up with every committed batch, then stop."""
+    def wind_down(self) -> None:
+        """No more batches follow: catch up with every committed one, settle, then stop."""
         self.finish.set()
         with self.changed:
             self.changed.notify_all()
+
+    def close(self) -> None:
+        """wind_down(), and wait until it has stopped."""
+        self.wind_down()
         self.join()
 
 

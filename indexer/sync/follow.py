@@ -28,6 +28,7 @@ from indexer.sync.audit import AuditMismatch, Auditor
 from indexer.sync.derive import DERIVE_LOGS, WRITE_ATTEMPTS, Deriver
 from indexer.sync.feeds import check_feeds
 from indexer.sync.fetch import Batch, Fetcher, FetchPool, ReorgDetected
+from indexer.sync.indexes import build_address_indexes
 from indexer.sync.plan import RangeSizer
 from indexer.tokens import Token
 
@@ -298,8 +299,13 @@ class Syncer:
     def _ensure_indexes(self) -> None:
         """The per-address indexes exist whenever the sync is near the head (a rollback uses them)."""
         started = time.monotonic()
-        if self._db(store.create_address_indexes):
-            log.info("built the per-address indexes in %.1fs", time.monotonic() - started)
+        missing = self._db(store.missing_address_indexes)
+        if not missing:
+            return
+        build_address_indexes(missing, self.database_url,
+                              lambda names: self._db(store.create_address_indexes, names))
+        self._db(store.create_address_indexes)  # any a side build could not make
+        log.info("built the per-address indexes in %.1fs", time.monotonic() - started)
 
     def _checkpoint_off_chain(self, checkpoints: dict[int, str], head: int) -> int | None:
         """The highest of the checkpoint blocks (number: stored hash) whose hash the node no
@@ -399,7 +405,10 @@ class Syncer:
                     item = out.get(timeout=0.2)
                 except queue.Empty:
                     continue
-                if item is None:
+                if item is None:  # the backfill is done: the derivers settle while the
+                    for deriver in derivers:  # per-address indexes build
+                        deriver.wind_down()
+                    self._ensure_indexes()
                     break
                 if isinstance(item, BaseException):
                     raise item
