@@ -77,7 +77,7 @@ CONNECT_BACKOFF_MAX_SECONDS = 10.0
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
-def first_line(exc: Exception) -> str:
+def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -91,7 +91,7 @@ def connect(url: str, *, attempts: int = 1) -> psycopg.Connection:
 
     def before_sleep(state) -> None:
         log.warning("PostgreSQL not reachable (%s); retrying in %.1fs (attempt %d/%d)",
-                    first_line(state.outcome.exception()), state.next_action.sleep,
+                    _first_line(state.outcome.exception()), state.next_action.sleep,
                     state.attempt_number, attempts)
 
     try:
@@ -103,7 +103,7 @@ def connect(url: str, *, attempts: int = 1) -> psycopg.Connection:
             reraise=True,
         )(once)
     except psycopg.OperationalError as exc:
-        raise DatabaseError(f"cannot connect to PostgreSQL: {first_line(exc)}") from None
+        raise DatabaseError(f"cannot connect to PostgreSQL: {_first_line(exc)}") from None
 
 
 def ensure_database(admin_url: str, name: str) -> None:
@@ -679,7 +679,7 @@ def copy_csv_out(conn: psycopg.Connection, query: sql.Composable, write) -> None
                 for chunk in copy:
                     write(bytes(chunk))
     except psycopg.Error as exc:
-        raise DatabaseError(f"export failed: {first_line(exc)}") from None
+        raise DatabaseError(f"export failed: {_first_line(exc)}") from None
 
 
 def add_label(conn: psycopg.Connection, chain_id: int, address: str, name: str, kind: str) -> None:
@@ -848,7 +848,7 @@ def create_readonly_role(conn: psycopg.Connection, role: str, password: str | No
             if leaks:
                 raise _readonly_leak_error(role, leaks)
     except psycopg.Error as exc:
-        raise DatabaseError(f"cannot set up role {role}: {first_line(exc)}") from None
+        raise DatabaseError(f"cannot set up role {role}: {_first_line(exc)}") from None
 
 
 def _readonly_leak_error(role: str, leaks: list[tuple]) -> DatabaseError:
@@ -915,31 +915,22 @@ def drop_address_indexes(conn: psycopg.Connection) -> None:
             conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
 
 
-def missing_address_indexes(conn: psycopg.Connection) -> list[str]:
-    """The per-address indexes (ADDRESS_INDEXES) that do not exist, in their order."""
+def create_address_indexes(conn: psycopg.Connection) -> bool:
+    """Build the per-address indexes if missing; returns whether any had to be built.
+
+    One transaction on the caller's connection: a build cut short (a lost connection, Ctrl-C)
+    leaves nothing behind, and the next call builds both. (A second connection building one of
+    them side by side gained nothing measurable over this while the derivers settle:
+    benchmarks/README.)"""
     present = {r[0] for r in conn.execute(
         "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname = ANY(%s)",
         (list(ADDRESS_INDEXES),),
     ).fetchall()}
-    return [name for name in ADDRESS_INDEXES if name not in present]
-
-
-def create_address_indexes(conn: psycopg.Connection,
-                           names: Sequence[str] = ADDRESS_INDEXES) -> bool:
-    """Build those of the per-address indexes `names` that are missing; returns whether any had
-    to be built.
-
-    One transaction on the caller's connection, never autocommit: a build cut short (a lost
-    connection, a cancel, a killed process) leaves nothing behind, even when the server only
-    notices the client is gone after the statement has finished, and the next call builds it.
-    indexer/sync/indexes.py runs two of these side by side at a backfill's end."""
-    missing = [name for name in missing_address_indexes(conn) if name in names]
-    if not missing:
+    if present == set(ADDRESS_INDEXES):
         return False
     with conn.transaction():
         for statement in sql_statements("address_indexes.sql"):
-            if any(f" {name} " in statement for name in missing):
-                conn.execute(statement)
+            conn.execute(statement)
     return True
 
 

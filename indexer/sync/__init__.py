@@ -3,7 +3,7 @@
 plan.py     how many blocks to ask for next (RangeSizer)
 fetch.py    ranges → checked, decoded batches, several in flight, ahead of the writer (Fetcher)
 derive.py   the derived tables kept up with the committed logs (Deriver, one per token)
-indexes.py  the per-address indexes built again at a long backfill's end, side by side
+cancel.py   the derivers' connections, and how an aborting writer stops their statements
 follow.py   the loop: backfill, follow the head, reorgs, shutdown (Syncer)
 process.py  what the sync's process sets up: signal handlers, garbage collection
 """

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from indexer import store
 from indexer.errors import IndexerError
+from indexer.sync.cancel import ConnectionThread
 
 if TYPE_CHECKING:
     from indexer.sync.follow import Syncer
@@ -20,18 +21,18 @@ DERIVE_LOGS = 20_000
 DERIVE_LAG_BATCHES = 4
 
 
-class Deriver(threading.Thread):
+class Deriver(ConnectionThread):
     """Keeps one token's derived rows up with its committed logs, on its own connection, so
     that PostgreSQL adds one batch to them while the writer copies the next one in (and the
     tokens' derivers work side by side: their rows never overlap).
 
     Each of its transactions adds a range of the token's logs and moves the token's mark in
     derived_marks; the writer's transactions never touch the derived tables, so none of them
-    wait on another's locks.
+    wait on another's locks. A writer that aborts cancels the step in progress (cancel()).
     """
 
     def __init__(self, syncer: "Syncer", token: str):
-        super().__init__(name=f"deriver-{token}", daemon=True)
+        super().__init__(name=f"deriver-{token}")
         self.syncer, self.token = syncer, token
         self.finish = threading.Event()  # the writer is done: catch up, then return
         self.changed = threading.Condition()
@@ -48,15 +49,19 @@ class Deriver(threading.Thread):
             while True:
                 try:
                     conn = store.connect(syncer.database_url, attempts=store.CONNECT_ATTEMPTS)
-                    self._loop(conn, chain_id)
+                    if self._attach(conn):
+                        self._loop(conn, chain_id)
                     return
                 except store.CONNECTION_ERRORS as exc:
+                    if self.cancelled:  # QueryCanceled is one: the step rolled back, as asked
+                        return
                     failures = 1 if self._progressed else failures + 1
                     if failures >= WRITE_ATTEMPTS:
                         raise IndexerError(f"PostgreSQL keeps failing: {str(exc).strip()[:200]}") from None
                     log.warning("%s lost the PostgreSQL connection (%s); reconnecting",
                                 self.name, str(exc).strip()[:200])
                 finally:
+                    self._detach()
                     if conn is not None:
                         conn.close()
         except BaseException as exc:  # raised again in the writer's thread
@@ -67,7 +72,7 @@ class Deriver(threading.Thread):
 
     def _loop(self, conn, chain_id: int) -> None:
         self._progressed = False
-        while True:
+        while not self.cancelled:
             finishing = self.finish.is_set()  # read first: every commit before it is visible below
             # Until the writer is done, more batches follow: the token's latest day and month
             # wait, and each period is counted once, when it is over (revision 0016).
@@ -114,9 +119,10 @@ class Deriver(threading.Thread):
             self.changed.notify_all()
 
     def close(self) -> None:
-        """wind_down(), and wait until it has stopped."""
+        """wind_down(), and wait until it has stopped (unless cancelled: cancel_all waits)."""
         self.wind_down()
-        self.join()
+        if not self.cancelled:
+            self.join()
 
 
 # A Postgres connection lost mid-batch: reconnect (with back-off) and redo the batch, this many times.

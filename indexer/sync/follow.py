@@ -25,10 +25,10 @@ from indexer.rpc import RpcClient, make_endpoints
 from indexer.feeds import Aggregator
 from indexer.store import Header
 from indexer.sync.audit import AuditMismatch, Auditor
+from indexer.sync.cancel import cancel_all
 from indexer.sync.derive import DERIVE_LOGS, WRITE_ATTEMPTS, Deriver
 from indexer.sync.feeds import check_feeds
 from indexer.sync.fetch import Batch, Fetcher, FetchPool, ReorgDetected
-from indexer.sync.indexes import build_address_indexes
 from indexer.sync.plan import RangeSizer
 from indexer.tokens import Token
 
@@ -299,13 +299,8 @@ class Syncer:
     def _ensure_indexes(self) -> None:
         """The per-address indexes exist whenever the sync is near the head (a rollback uses them)."""
         started = time.monotonic()
-        missing = self._db(store.missing_address_indexes)
-        if not missing:
-            return
-        build_address_indexes(missing, self.database_url,
-                              lambda names: self._db(store.create_address_indexes, names))
-        self._db(store.create_address_indexes)  # any a side build could not make
-        log.info("built the per-address indexes in %.1fs", time.monotonic() - started)
+        if self._db(store.create_address_indexes):
+            log.info("built the per-address indexes in %.1fs", time.monotonic() - started)
 
     def _checkpoint_off_chain(self, checkpoints: dict[int, str], head: int) -> int | None:
         """The highest of the checkpoint blocks (number: stored hash) whose hash the node no
@@ -405,8 +400,8 @@ class Syncer:
                     item = out.get(timeout=0.2)
                 except queue.Empty:
                     continue
-                if item is None:  # the backfill is done: the derivers settle while the
-                    for deriver in derivers:  # per-address indexes build
+                if item is None:  # the backfill is done: the derivers settle, side by side,
+                    for deriver in derivers:  # while the per-address indexes build
                         deriver.wind_down()
                     self._ensure_indexes()
                     break
@@ -440,6 +435,8 @@ class Syncer:
                 if self.on_progress:
                     self.on_progress(batch.to_block - lo + 1, total, n)
         except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):  # an abort: stop their steps, do not wait
+                cancel_all(derivers)
             for deriver in derivers:  # the writer's error wins; the derivers' are only logged
                 deriver.close()
                 if deriver.error is not None and deriver.error is not exc:

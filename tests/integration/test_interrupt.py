@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 
 import psycopg
@@ -90,3 +92,60 @@ def test_kill_9_at_random_instants_then_restart_matches_uninterrupted(chain, tmp
     assert kills_mid_sync >= kills // 2
     sync_once(path)
     assert dump_tables(url) == reference_run(chain, tmp_path, database_factory)
+
+
+# A sync whose end is slow on the server: the derivers' settling steps and the writer's index
+# build each start with a minute of pg_sleep (statements a cancel request can stop).
+SLOW_END = """
+import threading
+from indexer import store
+derive_step, create_address_indexes = store.derive_step, store.create_address_indexes
+def slow_derive_step(conn, *args, settle=True, **kwargs):
+    if settle:
+        conn.execute("SELECT pg_sleep(60) /* settling */")
+    return derive_step(conn, *args, settle=settle, **kwargs)
+def slow_create_address_indexes(conn, *args):
+    if threading.current_thread() is threading.main_thread():
+        conn.execute("SELECT pg_sleep(60) /* building */")
+    return create_address_indexes(conn, *args)
+store.derive_step, store.create_address_indexes = slow_derive_step, slow_create_address_indexes
+from indexer.cli import main
+main()
+"""
+
+
+def sleeping(database_url) -> list[str]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return sorted(r[0] for r in conn.execute(
+            "SELECT query FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' "
+            "AND state = 'active'").fetchall())
+
+
+def test_a_second_ctrl_c_at_the_backfills_end_cancels_the_derivers_and_the_builds(
+        chain, tmp_path, database_url):
+    chain.script_history()
+    chain.anvil.rpc("anvil_mine", [hex(300)])  # longer than the reorg window: indexes at the end
+    path = tmp_path / "c.toml"
+    path.write_text(chain.config_toml(database_url))
+    log_path = tmp_path / "sync.log"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_END, "--config", str(path), "sync",
+                             "--once"], stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"))
+    try:
+        deadline = time.monotonic() + 60
+        while sleeping(database_url).count("SELECT pg_sleep(60) /* settling */") < 2 \
+                or "SELECT pg_sleep(60) /* building */" not in sleeping(database_url):
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, sleeping(database_url)
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)  # the first: the end goes on
+        time.sleep(0.5)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)  # the second: abort, without waiting for the server
+        assert proc.wait(20) != 0
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while sleeping(database_url):  # nothing left running on the server either
+        assert time.monotonic() < deadline, sleeping(database_url)
+        time.sleep(0.1)

@@ -9,7 +9,6 @@ from click.testing import CliRunner
 from indexer.cli import main
 from indexer.tokens import MAINNET_TOKENS, all_topics
 from indexer.decode import raw_fields
-from indexer.errors import DatabaseError
 
 pytestmark = pytest.mark.integration
 
@@ -213,38 +212,19 @@ def address_indexes(database_url) -> set[str]:
             "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'logs_transfer_%%_idx'").fetchall()}
 
 
-def deferred_backfill(chain, tmp_path, database_url):
-    """A first sync longer than the reorg window: it drops the per-address indexes."""
+def test_first_backfill_defers_address_indexes_and_builds_them_at_its_end(chain, tmp_path, database_url):
     chain.script_history()
-    chain.anvil.rpc("anvil_mine", [hex(300)])
+    chain.anvil.rpc("anvil_mine", [hex(300)])  # longer than the reorg window: a deferred backfill
     path = tmp_path / "c.toml"
     path.write_text(chain.config_toml(database_url))
     result = run_cli("--config", str(path), "sync", "--once")
     assert result.exit_code == 0, result.output
-    return path, result
-
-
-def test_first_backfill_defers_address_indexes_and_builds_them_at_its_end(chain, tmp_path, database_url):
-    path, result = deferred_backfill(chain, tmp_path, database_url)
     assert "per-address indexes are built at its end" in result.output
     assert "built the per-address indexes" in result.output
     assert address_indexes(database_url) == {"logs_transfer_from_idx", "logs_transfer_to_idx"}
     chain.script_more()
     again = run_cli("--config", str(path), "sync", "--once")
     assert "per-address indexes" not in again.output  # a short catch-up keeps them
-
-
-def test_the_writer_builds_the_index_a_second_connection_could_not(chain, tmp_path, database_url,
-                                                                      monkeypatch):
-    from indexer.sync import indexes
-
-    def refused(_url):
-        raise DatabaseError("cannot connect to PostgreSQL: FATAL:  sorry, too many clients already")
-
-    monkeypatch.setattr(indexes, "_connect", refused)
-    _, result = deferred_backfill(chain, tmp_path, database_url)
-    assert "building logs_transfer_to_idx on a connection of its own failed" in result.output
-    assert address_indexes(database_url) == {"logs_transfer_from_idx", "logs_transfer_to_idx"}
 
 
 def test_a_migrated_database_labels_the_tether_treasury(database_url):
