@@ -236,8 +236,8 @@ class Syncer:
                         self._ensure_indexes()
                         self._refetch(mismatch)
                         continue
-                    if not self.stop.is_set():
-                        self._ensure_indexes()
+                    # One that reached its target built the indexes there (_backfill); one
+                    # stopped leaves them to the next run's catch-up, below.
                     if once:  # a backfill that returns (not stopped) reached the target
                         break
                     continue
