@@ -3,7 +3,7 @@
 -- range (about 20,000 logs at most) and moves the token's mark in derived_marks with it. The
 -- result is the same however the history was cut into ranges (a day that spans two gets its
 -- end-of-day figures from the second), once a step with %(settle)s true has come last. Statements
--- are separated by a line holding only ";" (store.py splits them).
+-- are separated by a line holding only ";" (indexer.resources.sql_statements splits them).
 
 INSERT INTO daily_stats AS d (chain_id, token, day, n_logs, minted, burned, n_mints, n_burns,
                               n_transfers, volume, n_fees, fees, first_block, last_block)

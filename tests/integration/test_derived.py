@@ -226,7 +226,7 @@ def test_derived_tables_equal_the_model_with_members_kept_for_busy_periods(
     """The same, with periods of more than 3 transfers keeping their senders and receivers in
     period_members: members taken over from a period counted from its logs, added batch by
     batch, and taken off by rollbacks."""
-    monkeypatch.setattr(store, "MEMBERS_FROM", 3)
+    monkeypatch.setattr(store.derived, "MEMBERS_FROM", 3)
     # As many periods kept as can be: a busy period gets its members when a settling step
     # finds it still filling after an earlier one counted it (revision 0017).
     monkeypatch.setattr(sys.modules[__name__], "DERIVE_SHARE", 1.0)
@@ -247,7 +247,7 @@ def test_unsettled_steps_count_each_period_once_over_and_settling_counts_the_lat
     that are over, from their logs, and gives none of them members; the token's latest day and
     month wait for a settling step, which counts them from their logs too. Only a busy period
     that a later settling step finds still filling, counted before, gets its members."""
-    monkeypatch.setattr(store, "MEMBERS_FROM", 3)
+    monkeypatch.setattr(store.derived, "MEMBERS_FROM", 3)
     rows, headers = make_history(13)
     first, last = min(headers), max(headers)
     mid = last - 40  # 2031-03-13: the latest month at mid is still the latest at the end
