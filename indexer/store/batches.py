@@ -51,9 +51,6 @@ class Checkpoint:
     block_hash: str
 
 
-# Reconnect attempts when PostgreSQL is down or restarting: jittered exponential back-off capped
-
-
 def save_tokens(conn: psycopg.Connection, chain_id: int, tokens: Sequence[Token],
                 chain_name: str) -> None:
     """The chain's name and its tokens as configured now."""
