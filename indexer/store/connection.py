@@ -4,13 +4,16 @@ and the read-only helpers the readers (export, the report) compose their queries
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt, stop_when_event_set,
+                      wait_random_exponential)
 
 from indexer.errors import DatabaseError, SyncLocked
 
@@ -26,6 +29,7 @@ def _writer_lock_object(chain_id: int) -> int:
     return chain_id % 2**31
 
 
+# Reconnect attempts when PostgreSQL is down or restarting: jittered exponential back-off capped
 # at 10 s, about two minutes in all, then give up with a clear message.
 CONNECT_ATTEMPTS = 15
 CONNECT_BACKOFF_MAX_SECONDS = 10.0
@@ -39,10 +43,15 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def connect(url: str, *, attempts: int = 1) -> psycopg.Connection:
-    """An autocommit connection (writes open explicit transactions), retried `attempts` times."""
+def connect(url: str, *, attempts: int = 1,
+            abandon: threading.Event | None = None) -> psycopg.Connection:
+    """An autocommit connection (writes open explicit transactions), retried `attempts` times.
+    Once `abandon` is set, the back-off wait ends and no attempt follows (DatabaseError): a
+    thread that was cancelled while the server was away does not sit out the retries."""
 
     def once() -> psycopg.Connection:
+        if abandon is not None and abandon.is_set():
+            raise psycopg.OperationalError("given up: the connection is no longer wanted")
         return psycopg.connect(url, autocommit=True, application_name="gold-indexer",
                                connect_timeout=10)
 
@@ -54,8 +63,10 @@ def connect(url: str, *, attempts: int = 1) -> psycopg.Connection:
     try:
         return Retrying(
             retry=retry_if_exception_type(psycopg.OperationalError),
-            stop=stop_after_attempt(attempts),
+            stop=stop_after_attempt(attempts) if abandon is None
+            else stop_after_attempt(attempts) | stop_when_event_set(abandon),
             wait=wait_random_exponential(multiplier=0.5, max=CONNECT_BACKOFF_MAX_SECONDS),
+            sleep=time.sleep if abandon is None else abandon.wait,
             before_sleep=before_sleep,
             reraise=True,
         )(once)

@@ -2,9 +2,10 @@
 aborts (a second Ctrl-C) stops them instead of waiting for them.
 
 cancel() asks the server to cancel the statement in progress, whose transaction then rolls
-back, and sets a flag the thread reads between its statements. The server drops a cancel
-request that arrives while its backend is between two statements, so cancel_all sends it again
-until the thread has ended, or the time is up.
+back, and sets a flag the thread reads between its statements (it also ends the thread's
+retries to connect: store.connect's `abandon`). The server drops a cancel request that arrives
+while its backend is between two statements, so cancel_all sends it again until the thread has
+ended, or the time is up.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import time
 from typing import Sequence
 
 import psycopg
+
+from indexer import store
+from indexer.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +35,25 @@ class ConnectionThread(threading.Thread):
         super().__init__(name=name, daemon=True)
         self._conn_lock = threading.Lock()
         self._conn: psycopg.Connection | None = None
-        self._cancelled = False
+        self._cancel = threading.Event()
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled
+        return self._cancel.is_set()
+
+    def _connect(self, url: str, attempts: int) -> psycopg.Connection | None:
+        """store.connect, retried up to `attempts` times unless cancelled meanwhile (None)."""
+        try:
+            return store.connect(url, attempts=attempts, abandon=self._cancel)
+        except DatabaseError:
+            if self.cancelled:
+                return None
+            raise
 
     def _attach(self, conn: psycopg.Connection) -> bool:
         """Run statements on `conn` from now on; False when cancelled already (do not start)."""
         with self._conn_lock:
-            if self._cancelled:
+            if self.cancelled:
                 return False
             self._conn = conn
             return True
@@ -52,7 +65,7 @@ class ConnectionThread(threading.Thread):
 
     def cancel(self) -> None:
         with self._conn_lock:  # held: the thread cannot close the connection meanwhile
-            self._cancelled = True
+            self._cancel.set()
             if self._conn is not None:
                 try:
                     self._conn.cancel_safe(timeout=CANCEL_REQUEST_SECONDS)

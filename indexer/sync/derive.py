@@ -48,8 +48,8 @@ class Deriver(ConnectionThread):
         try:
             while True:
                 try:
-                    conn = store.connect(syncer.database_url, attempts=store.CONNECT_ATTEMPTS)
-                    if self._attach(conn):
+                    conn = self._connect(syncer.database_url, store.CONNECT_ATTEMPTS)
+                    if conn is not None and self._attach(conn):
                         self._loop(conn, chain_id)
                     return
                 except store.CONNECTION_ERRORS as exc:

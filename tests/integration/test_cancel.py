@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -52,3 +53,30 @@ def test_a_thread_cancelled_before_it_connects_runs_nothing(database_url):
     sleeper.join(30)
     assert not sleeper.is_alive()
     assert sleeper.outcome is None and not sleeper.attached.is_set()
+
+
+class Connector(cancel.ConnectionThread):
+    """Keeps trying to connect to a server that is not there, as a deriver does while
+    PostgreSQL restarts (store.CONNECT_ATTEMPTS, about two minutes of back-off)."""
+
+    def __init__(self, url: str):
+        super().__init__(name="connector")
+        self.url, self.outcome = url, None
+
+    def run(self) -> None:
+        conn = self._connect(self.url, store.CONNECT_ATTEMPTS)
+        self.outcome = "gave up" if conn is None else "connected"
+
+
+def test_a_cancel_ends_the_retries_to_connect():
+    with socket.socket() as s:  # a port nobody listens on: each attempt is refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    connector = Connector(f"postgresql://nobody@127.0.0.1:{port}/none")
+    connector.start()
+    time.sleep(1.5)  # a few attempts; it now waits out a back-off
+    assert connector.is_alive()
+    started = time.monotonic()
+    assert cancel.cancel_all([connector], seconds=5) == []
+    assert time.monotonic() - started < 2
+    assert connector.outcome == "gave up"
