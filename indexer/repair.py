@@ -40,7 +40,7 @@ from indexer.decode import (AMOUNT, BLOCK, EVENT, FROM, IS_FEE, LOG_COLUMNS, LOG
 from indexer.errors import IndexerError, RpcError, SyncLocked
 from indexer.rpc import MissingState, RangeTooLarge, RpcClient
 from indexer.sync.derive import DERIVE_LOGS
-from indexer.sync.fetch import HashMismatch, build_batch, fetch_range
+from indexer.sync.ranges import HashMismatch, build_batch, fetch_range
 from indexer.tokens import FIXED_SLOTS, Token, all_addresses, all_topics
 from indexer.verify import Check, verify_token
 

@@ -28,7 +28,8 @@ from indexer.sync.audit import AuditMismatch, Auditor
 from indexer.sync.cancel import cancel_all
 from indexer.sync.derive import DERIVE_LOGS, WRITE_ATTEMPTS, Deriver
 from indexer.sync.feeds import check_feeds
-from indexer.sync.fetch import Batch, Fetcher, FetchPool, ReorgDetected
+from indexer.sync.fetch import Fetcher, FetchPool
+from indexer.sync.ranges import Batch, ReorgDetected
 from indexer.sync.plan import RangeSizer
 from indexer.tokens import Token
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from indexer.sync.fetch import DAY, date_blocks
+from indexer.sync.ranges import DAY, date_blocks
 
 
 class Headers:
