@@ -137,19 +137,24 @@ def _sync_chain(ctx: Context, config: Config, url: str, stop: threading.Event, m
     )
 
 
-def _record_usage(url: str, chain_id: int, usage: dict) -> None:
-    """The run's last RPC figures, for `indexer status` (after the last batch's)."""
+def _record_status(url: str, what: str, method: str, *args) -> None:
+    """Write figures for `indexer status` with store.<method>(conn, *args), on a connection of
+    its own; a failure only warns: status figures never fail a sync."""
     from indexer import store
 
     try:
         conn = store.connect(url)
         try:
-            store.record_rpc_usage(conn, chain_id, usage)
+            getattr(store, method)(conn, *args)
         finally:
             conn.close()
     except Exception as exc:  # noqa: BLE001 - status figures never fail a sync
-        log.warning("could not record the RPC figures for `indexer status`: %s",
-                    str(exc).strip()[:200])
+        log.warning("could not record %s for `indexer status`: %s", what, str(exc).strip()[:200])
+
+
+def _record_usage(url: str, chain_id: int, usage: dict) -> None:
+    """The run's last RPC figures, for `indexer status` (after the last batch's)."""
+    _record_status(url, "the RPC figures", "record_rpc_usage", chain_id, usage)
 
 
 class _PauseRecorder:
@@ -160,17 +165,8 @@ class _PauseRecorder:
         self.url, self.chain_id = url, chain_id
 
     def __call__(self, endpoint: str, until, reason: str | None) -> None:
-        from indexer import store
-
-        try:
-            conn = store.connect(self.url)
-            try:
-                store.record_rpc_pause(conn, self.chain_id, endpoint, until, reason)
-            finally:
-                conn.close()
-        except Exception as exc:  # noqa: BLE001 - status figures never fail a sync
-            log.warning("could not record the quota pause for `indexer status`: %s",
-                        str(exc).strip()[:200])
+        _record_status(self.url, "the quota pause", "record_rpc_pause", self.chain_id, endpoint,
+                       until, reason)
 
 
 class _Progress:
