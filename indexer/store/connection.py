@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -48,9 +47,10 @@ def connect(url: str, *, attempts: int = 1,
     """An autocommit connection (writes open explicit transactions), retried `attempts` times.
     Once `abandon` is set, the back-off wait ends and no attempt follows (DatabaseError): a
     thread that was cancelled while the server was away does not sit out the retries."""
+    abandon = abandon or threading.Event()  # none given: one that is never set
 
     def once() -> psycopg.Connection:
-        if abandon is not None and abandon.is_set():
+        if abandon.is_set():
             raise psycopg.OperationalError("given up: the connection is no longer wanted")
         return psycopg.connect(url, autocommit=True, application_name="gold-indexer",
                                connect_timeout=10)
@@ -63,10 +63,9 @@ def connect(url: str, *, attempts: int = 1,
     try:
         return Retrying(
             retry=retry_if_exception_type(psycopg.OperationalError),
-            stop=stop_after_attempt(attempts) if abandon is None
-            else stop_after_attempt(attempts) | stop_when_event_set(abandon),
+            stop=stop_after_attempt(attempts) | stop_when_event_set(abandon),
             wait=wait_random_exponential(multiplier=0.5, max=CONNECT_BACKOFF_MAX_SECONDS),
-            sleep=time.sleep if abandon is None else abandon.wait,
+            sleep=abandon.wait,
             before_sleep=before_sleep,
             reraise=True,
         )(once)
