@@ -137,15 +137,15 @@ def _sync_chain(ctx: Context, config: Config, url: str, stop: threading.Event, m
     )
 
 
-def _record_status(url: str, what: str, method: str, *args) -> None:
-    """Write figures for `indexer status` with store.<method>(conn, *args), on a connection of
-    its own; a failure only warns: status figures never fail a sync."""
+def _record_status(url: str, what: str, write, *args) -> None:
+    """Write figures for `indexer status` with write(conn, *args) (a store function), on a
+    connection of its own; a failure only warns: status figures never fail a sync."""
     from indexer import store
 
     try:
         conn = store.connect(url)
         try:
-            getattr(store, method)(conn, *args)
+            write(conn, *args)
         finally:
             conn.close()
     except Exception as exc:  # noqa: BLE001 - status figures never fail a sync
@@ -154,7 +154,9 @@ def _record_status(url: str, what: str, method: str, *args) -> None:
 
 def _record_usage(url: str, chain_id: int, usage: dict) -> None:
     """The run's last RPC figures, for `indexer status` (after the last batch's)."""
-    _record_status(url, "the RPC figures", "record_rpc_usage", chain_id, usage)
+    from indexer import store
+
+    _record_status(url, "the RPC figures", store.record_rpc_usage, chain_id, usage)
 
 
 class _PauseRecorder:
@@ -165,8 +167,10 @@ class _PauseRecorder:
         self.url, self.chain_id = url, chain_id
 
     def __call__(self, endpoint: str, until, reason: str | None) -> None:
-        _record_status(self.url, "the quota pause", "record_rpc_pause", self.chain_id, endpoint,
-                       until, reason)
+        from indexer import store
+
+        _record_status(self.url, "the quota pause", store.record_rpc_pause, self.chain_id,
+                       endpoint, until, reason)
 
 
 class _Progress:
