@@ -97,7 +97,6 @@ def test_kill_9_at_random_instants_then_restart_matches_uninterrupted(chain, tmp
 # A sync whose end is slow on the server: the derivers' settling steps and the writer's index
 # build each start with a minute of pg_sleep (statements a cancel request can stop).
 SLOW_END = """
-import threading
 from indexer import store
 derive_step, create_address_indexes = store.derive_step, store.create_address_indexes
 def slow_derive_step(conn, *args, settle=True, **kwargs):
@@ -105,8 +104,7 @@ def slow_derive_step(conn, *args, settle=True, **kwargs):
         conn.execute("SELECT pg_sleep(60) /* settling */")
     return derive_step(conn, *args, settle=settle, **kwargs)
 def slow_create_address_indexes(conn, *args):
-    if threading.current_thread() is threading.main_thread():
-        conn.execute("SELECT pg_sleep(60) /* building */")
+    conn.execute("SELECT pg_sleep(60) /* building */")
     return create_address_indexes(conn, *args)
 store.derive_step, store.create_address_indexes = slow_derive_step, slow_create_address_indexes
 from indexer.cli import main
